@@ -1,0 +1,1 @@
+"""rl-scratch: reinforcement learning from scratch on NumPy."""
