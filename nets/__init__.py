@@ -1,0 +1,25 @@
+"""From-scratch neural networks on NumPy: autograd `Tensor`, modules, optimizers.
+
+    from rl_scratch.nets import Tensor, MLP, Adam
+    net = MLP([4, 64, 2])
+    loss = F.cross_entropy(net(Tensor(x)), y)
+"""
+
+from . import functional
+from . import functional as F
+from . import init
+from .gradcheck import gradcheck
+from .init import manual_seed
+from .module import (
+    GELU, MLP, Dropout, Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh,
+    load_arrays, save_arrays,
+)
+from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm
+from .tensor import DEFAULT_DTYPE, Tensor, concat, is_grad_enabled, no_grad, ones, stack, tensor, unbroadcast, where, zeros
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "concat", "stack", "where", "no_grad", "is_grad_enabled", "unbroadcast",
+    "DEFAULT_DTYPE", "functional", "F", "init", "manual_seed", "gradcheck",
+    "Module", "Parameter", "Linear", "MLP", "Sequential", "Dropout", "ReLU", "Tanh", "Sigmoid", "GELU", "Identity",
+    "save_arrays", "load_arrays", "SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm",
+]

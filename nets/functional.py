@@ -1,0 +1,187 @@
+"""Fused ops and losses: each is one graph node with a hand-written backward.
+
+Fusing pays for the small networks RL uses, where Python overhead per node
+costs more than the arithmetic. `tests/test_nets_functional.py` checks every
+fused op against the same computation composed from primitive Tensor ops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor, _as_array
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, name: str = "linear") -> Tensor:
+    """x @ weight + bias for x of shape (..., in), weight (in, out), bias (out,)."""
+    xd, wd = x.data, weight.data
+    if xd.shape[-1] != wd.shape[0]:
+        raise ValueError(
+            f"{name}: input has shape {xd.shape} but the layer expects (..., {wd.shape[0]}) "
+            f"(weight shape {wd.shape}): last input dimension must be {wd.shape[0]}"
+        )
+    y = xd @ wd
+    if bias is not None:
+        y += bias.data
+        parents = (x, weight, bias)
+    else:
+        parents = (x, weight)
+    out = Tensor._result(y, parents, "linear")
+    if out.requires_grad:
+        def _backward():
+            g = out.grad
+            if x.requires_grad:
+                x._accumulate(g @ wd.T)
+            if weight.requires_grad:
+                if xd.ndim == 2:
+                    weight._accumulate(xd.T @ g)
+                else:
+                    weight._accumulate(xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
+            if bias is not None and bias.requires_grad:
+                bias._accumulate(g.sum(axis=tuple(range(g.ndim - 1))) if g.ndim > 1 else g)
+        out._backward = _backward
+    return out
+
+
+def _reduce(loss: np.ndarray, reduction: str):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduction_grad(out: Tensor, shape: tuple, reduction: str) -> np.ndarray:
+    """Upstream gradient spread to each element of the unreduced loss."""
+    if reduction == "none":
+        return out.grad
+    scale = 1.0 / max(int(np.prod(shape)), 1) if reduction == "mean" else 1.0
+    return np.broadcast_to(out.grad * scale, shape)
+
+
+def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy over the last axis, fused with log_softmax.
+
+    `target` holds class indices (integer array of shape logits.shape[:-1]) or
+    probabilities (float array of logits' shape).
+    """
+    z = logits.data
+    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    n_classes = z.shape[-1]
+    if target.dtype.kind in "iu":
+        if target.shape != z.shape[:-1]:
+            raise ValueError(f"cross_entropy: class-index target has shape {target.shape}, "
+                             f"expected {z.shape[:-1]} for logits of shape {z.shape}")
+        if target.size and (target.min() < 0 or target.max() >= n_classes):
+            raise ValueError(f"cross_entropy: class index out of range [0, {n_classes}): "
+                             f"got values from {target.min()} to {target.max()}")
+        probs_target = None
+    else:
+        if target.shape != z.shape:
+            raise ValueError(f"cross_entropy: probability target has shape {target.shape}, expected {z.shape}")
+        probs_target = target.astype(z.dtype, copy=False)
+    if label_smoothing:
+        if probs_target is None:
+            probs_target = np.eye(n_classes, dtype=z.dtype)[target]
+        probs_target = probs_target * (1 - label_smoothing) + label_smoothing / n_classes
+    shifted = z - z.max(axis=-1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    if probs_target is None:
+        per_item = -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
+    else:
+        per_item = -(probs_target * logp).sum(axis=-1)
+    out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "cross_entropy")
+    if out.requires_grad:
+        def _backward():
+            g = _reduction_grad(out, per_item.shape, reduction)[..., None]
+            grad = np.exp(logp)
+            if probs_target is None:
+                np.put_along_axis(grad, target[..., None], np.take_along_axis(grad, target[..., None], -1) - 1, -1)
+            else:
+                grad = grad * probs_target.sum(axis=-1, keepdims=True) - probs_target
+            logits._accumulate(grad * g)
+        out._backward = _backward
+    return out
+
+
+def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices given log-probabilities."""
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    picked = log_probs.gather(target[..., None], axis=-1)[..., 0]
+    loss = -picked
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
+    target = _as_array(target, prediction.data.dtype)
+    if target.shape != prediction.shape:
+        raise ValueError(f"mse_loss: prediction shape {prediction.shape} and target shape {target.shape} differ")
+    diff = prediction.data - target
+    out = Tensor._result(np.asarray(_reduce(diff * diff, reduction)), (prediction,), "mse_loss")
+    if out.requires_grad:
+        def _backward():
+            prediction._accumulate(2 * diff * _reduction_grad(out, diff.shape, reduction))
+        out._backward = _backward
+    return out
+
+
+def huber_loss(prediction: Tensor, target, delta: float = 1.0, reduction: str = "mean") -> Tensor:
+    """Quadratic within `delta` of the target, linear beyond (PyTorch's HuberLoss)."""
+    target = _as_array(target, prediction.data.dtype)
+    if target.shape != prediction.shape:
+        raise ValueError(f"huber_loss: prediction shape {prediction.shape} and target shape {target.shape} differ")
+    diff = prediction.data - target
+    small = np.abs(diff) <= delta
+    per_item = np.where(small, 0.5 * diff * diff, delta * (np.abs(diff) - 0.5 * delta))
+    out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (prediction,), "huber_loss")
+    if out.requires_grad:
+        def _backward():
+            local = np.where(small, diff, delta * np.sign(diff))
+            prediction._accumulate(local * _reduction_grad(out, diff.shape, reduction))
+        out._backward = _backward
+    return out
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean") -> Tensor:
+    """BCE on raw scores, stable for any logit: max(z,0) - z*y + log(1 + exp(-|z|))."""
+    target = _as_array(target, logits.data.dtype)
+    if target.shape != logits.shape:
+        raise ValueError(f"binary_cross_entropy: logits shape {logits.shape} and target shape {target.shape} differ")
+    z = logits.data
+    per_item = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+    out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "bce_with_logits")
+    if out.requires_grad:
+        def _backward():
+            e = np.exp(-np.abs(z))
+            sig = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+            logits._accumulate((sig - target) * _reduction_grad(out, z.shape, reduction))
+        out._backward = _backward
+    return out
+
+
+def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean", eps: float = 1e-7) -> Tensor:
+    """BCE on probabilities in (0, 1); prefer the `_with_logits` form for stability."""
+    target = _as_array(target, probs.data.dtype)
+    p = probs.clip(eps, 1 - eps)
+    loss = -(p.log() * target + (1 - p).log() * (1 - target))
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def dropout(x: Tensor, p: float, rng: np.random.Generator, training: bool = True) -> Tensor:
+    """Zero each entry with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x
+    keep = (rng.random(x.shape) >= p).astype(x.dtype) / (1 - p)
+    return x * keep
