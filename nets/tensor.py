@@ -163,6 +163,11 @@ class Tensor:
             if grad.shape != self.shape:
                 raise RuntimeError(f"backward() got a gradient of shape {grad.shape} for a tensor of shape {self.shape}")
         order = self._topological_order()
+        # Intermediate results keep .grad from an earlier backward through a shared subgraph
+        # (actor and critic losses on one trunk); pushing it again would count it twice.
+        for node in order:
+            if node._parents:
+                node.grad = None
         self._accumulate(grad)
         for node in reversed(order):
             if node._backward is not None and node.grad is not None:
