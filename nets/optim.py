@@ -175,6 +175,7 @@ class AdamW(Adam):
 
 def clip_grad_norm(params, max_norm: float) -> float:
     """Scale gradients so their global L2 norm is at most `max_norm`; returns the norm before clipping."""
+    params = list(params)  # read twice below: a generator would be spent after the norm
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0

@@ -474,6 +474,7 @@ class Tensor:
     def permute(self, *axes) -> "Tensor":
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        axes = tuple(a % self.ndim for a in axes)  # argsort below needs non-negative axes
         out = Tensor._result(self.data.transpose(axes), (self,), "permute")
         if out.requires_grad:
             inverse = np.argsort(axes)
