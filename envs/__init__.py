@@ -1,0 +1,35 @@
+"""Gymnasium environments: GridWorld, Iris and NextToken.
+
+`import rl_scratch` registers the `rl_scratch/...` ids (see `registration.ENV_SPECS`).
+The classes load on first access, so importing this package stays cheap and
+never imports pygame.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from rl_scratch.envs.registration import ENV_SPECS, register_envs
+
+_LAZY = {
+    "GridWorld": "rl_scratch.envs.gridworld",
+    "MAPS": "rl_scratch.envs.gridworld",
+    "generate_map": "rl_scratch.envs.gridworld",
+    "Iris": "rl_scratch.envs.iris",
+    "NextToken": "rl_scratch.envs.next_token",
+    "CharTokenizer": "rl_scratch.envs.next_token",
+}
+
+__all__ = ["ENV_SPECS", "register_envs", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
