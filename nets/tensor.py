@@ -281,10 +281,10 @@ class Tensor:
                 a2 = a[None, :] if a.ndim == 1 else a
                 b2 = b[:, None] if b.ndim == 1 else b
                 g = out.grad
+                if b.ndim == 1:  # first: a vector @ vector gradient is 0-d and needs this axis
+                    g = np.expand_dims(g, -1)
                 if a.ndim == 1:
                     g = np.expand_dims(g, -2)
-                if b.ndim == 1:
-                    g = np.expand_dims(g, -1)
                 if self.requires_grad:
                     ga = g @ np.swapaxes(b2, -1, -2)
                     self._accumulate(unbroadcast(ga, a2.shape).reshape(a.shape))
