@@ -502,7 +502,7 @@ class GridWorld(gym.Env):
             s = int(s)
             if self.grid.flat[s] not in "S.":
                 raise ValueError(
-                    f"options['state']={s} is cell {self.to_rowcol(s)} = {self.grid.flat[s]!r}; "
+                    f"options['state']={s} is cell {self.to_rowcol(s)} = {str(self.grid.flat[s])!r}; "
                     "the agent can only start on floor ('.' or 'S')"
                 )
         self._s = s

@@ -70,7 +70,8 @@ class Iris(gym.Env):
     deterministically in `split_seed`, into train and test sets stratified by
     class (`round(test_fraction * 50)` flowers of each class go to test: 10 for
     the default 0.2). Features are standardized with the mean and standard
-    deviation of the training split only (`env.mean`, `env.std`).
+    deviation of the training split only (`env.mean`, `env.std`);
+    `env.split_rows[split]` holds each split's row numbers in the packaged table.
 
     Supervised learners can take the whole split at once:
     `X, y = env.unwrapped.dataset("train")` gives standardized float32 features
@@ -155,9 +156,9 @@ class Iris(gym.Env):
         self.mean = features[train_rows].mean(axis=0)
         self.std = features[train_rows].std(axis=0)
         standardized = ((features - self.mean) / self.std).astype(np.float32)
-        self._rows = {"train": train_rows, "test": test_rows}
-        self._X = {name: standardized[rows] for name, rows in self._rows.items()}
-        self._y = {name: labels[rows] for name, rows in self._rows.items()}
+        self.split_rows = {"train": train_rows, "test": test_rows}
+        self._X = {name: standardized[rows] for name, rows in self.split_rows.items()}
+        self._y = {name: labels[rows] for name, rows in self.split_rows.items()}
         if np.abs(standardized).max() >= OBS_BOUND:
             raise ValueError("a standardized iris feature falls outside the observation bounds")
 

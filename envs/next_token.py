@@ -59,10 +59,12 @@ class CharTokenizer:
     def decode(self, ids) -> str:
         """The text of a sequence of ids."""
         ids = np.asarray(ids)
-        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        if ids.size == 0:
+            return ""
+        if not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"decode expects integer ids, got dtype {ids.dtype}")
         ids = ids.reshape(-1)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+        if (ids.min() < 0 or ids.max() >= self.vocab_size):
             bad = ids[(ids < 0) | (ids >= self.vocab_size)][0]
             raise ValueError(f"token id {int(bad)} is outside the vocabulary [0, {self.vocab_size})")
         return "".join(self._char_array[ids])
