@@ -1,0 +1,220 @@
+"""Our transformer vs PyTorch on CPU, in the same process, same weights.
+
+1. Training step of a one-block causal TinyGPT (vocab 65, batch 32, context 32,
+   dim 64, 4 heads, MLP 4x, final norm, lm head, cross-entropy, Adam), float32.
+   Target: ours / PyTorch <= 1.5.
+2. Inference of one sequence, as a policy would run it (batch 1, 16 tokens,
+   the same model, no gradient). Target: ours / PyTorch <= 0.5.
+
+Both sides get the same initial weights (ours copied into PyTorch), and the
+first losses are compared, so the two sides compute the same thing. Steps are
+timed alternately (ours, PyTorch, ours, ...) so background load hits both
+alike; the figures are medians after warm-up. Other programs share the two
+cores: the ratios are what to read, not the absolute times.
+
+NumPy's OpenBLAS starts its own threads for matrices above a size threshold.
+On two busy cores those threads wait on each other and a (1024, 64) @ (64, 192)
+matmul can take 10-30x longer, so this script pins OpenBLAS to one thread
+unless OPENBLAS_NUM_THREADS is already set. That only holds when this module
+is imported before NumPy (e.g. run as a script). PyTorch gets
+torch.set_num_threads(2) (--torch-threads).
+
+    python benchmarks/transformer_vs_torch.py [--repeats 200] [--torch-threads 2] [--profile]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import cProfile  # noqa: E402
+import pstats  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from rl_scratch.nets import Adam, no_grad  # noqa: E402
+from rl_scratch.nets.transformer import GPTConfig, TinyGPT  # noqa: E402
+
+CONFIG = GPTConfig(vocab_size=65, context=32, dim=64, n_heads=4, n_layers=1)
+BATCH = 32
+INFERENCE_TOKENS = 16
+LR = 3e-3
+
+
+def build_torch_gpt(ours: TinyGPT):
+    """The same architecture in PyTorch, holding a copy of `ours`' weights (Linear weights transposed)."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, dim, n_heads):
+            super().__init__()
+            self.norm1 = nn.LayerNorm(dim)
+            self.attn = nn.MultiheadAttention(dim, n_heads, batch_first=True)
+            self.norm2 = nn.LayerNorm(dim)
+            self.fc = nn.Linear(dim, 4 * dim)
+            self.gelu = nn.GELU(approximate="tanh")
+            self.proj = nn.Linear(4 * dim, dim)
+
+        def forward(self, x, mask):
+            h = self.norm1(x)
+            x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+            return x + self.proj(self.gelu(self.fc(self.norm2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            self.token_embedding = nn.Embedding(config.vocab_size, config.dim)
+            self.position_embedding = nn.Parameter(torch.zeros(config.context, config.dim))
+            self.blocks = nn.ModuleList([Block(config.dim, config.n_heads) for _ in range(config.n_layers)])
+            self.final_norm = nn.LayerNorm(config.dim)
+            self.lm_head = nn.Linear(config.dim, config.vocab_size)
+            # True above the diagonal = "may not attend" (PyTorch's convention is the inverse of ours)
+            self.register_buffer("future", ~torch.tril(torch.ones(config.context, config.context, dtype=torch.bool)))
+
+        def forward(self, ids):
+            T = ids.shape[1]
+            x = self.token_embedding(ids) + self.position_embedding[:T]
+            for block in self.blocks:
+                x = block(x, self.future[:T, :T])
+            return self.lm_head(self.final_norm(x))
+
+    model = GPT(ours.config)
+    copy_weights_to_torch(ours, model)
+    return model
+
+
+def copy_weights_to_torch(ours: TinyGPT, theirs) -> None:
+    import torch
+
+    def put(param, array):
+        with torch.no_grad():
+            param.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+
+    put(theirs.token_embedding.weight, ours.token_embedding.weight.data)
+    put(theirs.position_embedding, ours.position_embedding.weight.data)
+    for mine, block in zip(ours.blocks, theirs.blocks):
+        for norm_ours, norm_theirs in ((mine.norm1, block.norm1), (mine.norm2, block.norm2)):
+            put(norm_theirs.weight, norm_ours.weight.data)
+            put(norm_theirs.bias, norm_ours.bias.data)
+        put(block.attn.in_proj_weight, mine.attn.qkv.weight.data.T)
+        put(block.attn.in_proj_bias, mine.attn.qkv.bias.data)
+        put(block.attn.out_proj.weight, mine.attn.proj.weight.data.T)
+        put(block.attn.out_proj.bias, mine.attn.proj.bias.data)
+        put(block.fc.weight, mine.mlp.fc.weight.data.T)
+        put(block.fc.bias, mine.mlp.fc.bias.data)
+        put(block.proj.weight, mine.mlp.proj.weight.data.T)
+        put(block.proj.bias, mine.mlp.proj.bias.data)
+    put(theirs.final_norm.weight, ours.final_norm.weight.data)
+    put(theirs.final_norm.bias, ours.final_norm.bias.data)
+    put(theirs.lm_head.weight, ours.lm_head.weight.data.T)
+    put(theirs.lm_head.bias, ours.lm_head.bias.data)
+
+
+def timed_pairs(ours_fn, torch_fn, repeats: int, warmup: int) -> tuple:
+    """Median seconds of each, timed alternately."""
+    for _ in range(warmup):
+        ours_fn()
+        torch_fn()
+    ours_times, torch_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ours_fn()
+        middle = time.perf_counter()
+        torch_fn()
+        end = time.perf_counter()
+        ours_times.append(middle - start)
+        torch_times.append(end - middle)
+    return float(np.median(ours_times)), float(np.median(torch_times))
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=200, help="timed steps per side")
+    parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of our training step")
+    args = parser.parse_args(argv)
+
+    import torch
+    from torch.nn import functional as torch_F
+
+    torch.set_num_threads(args.torch_threads)
+    rng = np.random.default_rng(0)
+    ours = TinyGPT(CONFIG, rng=rng)
+    theirs = build_torch_gpt(ours)
+    data = rng.integers(0, CONFIG.vocab_size, (BATCH, CONFIG.context + 1))
+    ids, targets = data[:, :-1], data[:, 1:]
+    ids_torch, targets_torch = torch.from_numpy(ids), torch.from_numpy(targets)
+
+    our_optimizer = Adam(ours.parameters(), lr=LR)
+    torch_optimizer = torch.optim.Adam(theirs.parameters(), lr=LR)
+    first_losses = []
+
+    def our_step():
+        loss = ours.loss(ids, targets)
+        ours.zero_grad()
+        loss.backward()
+        our_optimizer.step()
+        return loss.item()
+
+    def torch_step():
+        logits = theirs(ids_torch)
+        loss = torch_F.cross_entropy(logits.reshape(-1, CONFIG.vocab_size), targets_torch.reshape(-1))
+        torch_optimizer.zero_grad()
+        loss.backward()
+        torch_optimizer.step()
+        return loss.item()
+
+    first_losses = our_step(), torch_step()
+    print(f"first training loss: ours {first_losses[0]:.6f}, PyTorch {first_losses[1]:.6f} "
+          f"(same weights; they must agree to ~1e-5)")
+    ours_train, torch_train = timed_pairs(our_step, torch_step, args.repeats, warmup=20)
+
+    prompt = data[:1, :INFERENCE_TOKENS]
+    prompt_torch = torch.from_numpy(prompt)
+    ours.eval()
+    theirs.eval()
+
+    def our_inference():
+        with no_grad():
+            return ours(prompt)
+
+    def torch_inference():
+        with torch.no_grad():
+            return theirs(prompt_torch)
+
+    copy_weights_to_torch(ours, theirs)  # both trained differently above; compare on equal weights
+    difference = np.abs(our_inference().data - torch_inference().numpy()).max()
+    print(f"inference logits: max |ours - PyTorch| = {difference:.2e}")
+    ours_infer, torch_infer = timed_pairs(our_inference, torch_inference, args.repeats * 5, warmup=50)
+
+    print(f"\nPyTorch {torch.__version__} with {args.torch_threads} thread(s); "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    print(f"{'':44s}{'ours':>10s}{'PyTorch':>10s}{'ratio':>8s}  target")
+    results = {
+        "train_ratio": ours_train / torch_train,
+        "inference_ratio": ours_infer / torch_infer,
+        "train_ms": (ours_train * 1e3, torch_train * 1e3),
+        "inference_ms": (ours_infer * 1e3, torch_infer * 1e3),
+    }
+    print(f"{'training step (B=32, T=32, 1 block, Adam)':44s}{ours_train * 1e3:8.2f}ms{torch_train * 1e3:8.2f}ms"
+          f"{results['train_ratio']:8.2f}  <= 1.5")
+    print(f"{'inference (B=1, T=16, no grad)':44s}{ours_infer * 1e3:8.3f}ms{torch_infer * 1e3:8.3f}ms"
+          f"{results['inference_ratio']:8.2f}  <= 0.5")
+
+    if args.profile:
+        ours.train()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(50):
+            our_step()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    return results
+
+
+if __name__ == "__main__":
+    main()

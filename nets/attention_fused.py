@@ -1,0 +1,205 @@
+"""Fused ops for the transformer: one graph node each, with a hand-written backward.
+
+A transformer built from primitive Tensor ops creates a dozen nodes per attention
+layer and as many temporary arrays; for the small models RL and char-level
+language modelling use, that overhead costs more than the arithmetic. Each fused
+op below sits beside the same computation composed from primitive ops (the
+`*_composed` functions): those are the readable definitions, and
+`tests/test_nets_transformer.py` checks every fused op against them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+# ------------------------------------------------------------------ embedding
+def embedding_composed(ids: np.ndarray, weight: Tensor) -> Tensor:
+    return weight[ids]  # indexing's backward is np.add.at into the picked rows
+
+
+def embedding(ids: np.ndarray, weight: Tensor) -> Tensor:
+    """Rows of `weight` (V, C) picked by integer `ids` of any shape -> ids.shape + (C,).
+
+    The backward adds each output row's gradient into the weight row it came
+    from (a token seen twice gets both), never a one-hot matmul. It computes what
+    np.add.at(grad, ids, out_grad) does, as sums over runs of equal sorted ids,
+    which is several times faster than np.add.at on rows.
+    """
+    out = Tensor._result(weight.data[ids], (weight,), "embedding")
+    if out.requires_grad:
+        def _backward():
+            flat_ids = ids.reshape(-1)
+            order = np.argsort(flat_ids, kind="stable")
+            sorted_ids = flat_ids[order]
+            run_starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+            rows_grad = out.grad.reshape(-1, weight.data.shape[1])[order]
+            grad = np.zeros_like(weight.data)
+            grad[sorted_ids[run_starts]] = np.add.reduceat(rows_grad, run_starts, axis=0)
+            weight._accumulate(grad)
+        out._backward = _backward
+    return out
+
+
+# ---------------------------------------------------------------------- GELU
+GELU_SCALE = math.sqrt(2 / math.pi)
+
+
+def gelu_composed(x: Tensor) -> Tensor:
+    return 0.5 * x * (1 + (GELU_SCALE * (x + 0.044715 * x * x * x)).tanh())
+
+
+def gelu(x: Tensor) -> Tensor:
+    """GELU, tanh approximation (PyTorch's approximate='tanh').
+
+    Uses 0.5 (1 + tanh(u)) = sigmoid(2u): one exp instead of a slower tanh, and
+    x*x*x instead of x**3 (a float power is ~50x slower than two multiplies).
+    """
+    xd = x.data
+    inner_slope = xd * xd
+    inner_slope *= 0.044715 * GELU_SCALE
+    inner_slope += GELU_SCALE                      # u / x = c (1 + 0.044715 x^2)
+    gate = xd * inner_slope                        # u
+    gate *= -2
+    with np.errstate(over="ignore"):               # exp overflows to inf for x << 0: the gate is then 0
+        np.exp(gate, out=gate)
+    gate += 1
+    np.reciprocal(gate, out=gate)                  # sigmoid(2u) = 0.5 (1 + tanh(u))
+    out = Tensor._result(xd * gate, (x,), "gelu")
+    if out.requires_grad:
+        def _backward():
+            # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) du/dx, du/dx = c (1 + 3 * 0.044715 x^2)
+            du_dx = inner_slope * 3
+            du_dx -= 2 * GELU_SCALE                 # 3 c (1 + 0.044715 x^2) - 2c = c (1 + 3 * 0.044715 x^2)
+            local = 1 - gate
+            local *= xd
+            local *= du_dx
+            local *= 2
+            local += 1
+            local *= gate
+            local *= out.grad
+            x._accumulate(local)
+        out._backward = _backward
+    return out
+
+
+# ---------------------------------------------------------------- layer norm
+def layer_norm_composed(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    centered = x - x.mean(axis=-1, keepdims=True)
+    variance = (centered * centered).mean(axis=-1, keepdims=True)
+    return centered / (variance + eps).sqrt() * weight + bias
+
+
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (population variance)."""
+    xd = x.data
+    centered = xd - xd.mean(axis=-1, keepdims=True)
+    inv_std = 1 / np.sqrt((centered * centered).mean(axis=-1, keepdims=True) + eps)
+    normalized = centered
+    normalized *= inv_std
+    y = normalized * weight.data
+    y += bias.data
+    out = Tensor._result(y, (x, weight, bias), "layer_norm")
+    if out.requires_grad:
+        def _backward():
+            g = out.grad
+            rows_g = g.reshape(-1, g.shape[-1])
+            if weight.requires_grad:
+                weight._accumulate(np.einsum("ij,ij->j", rows_g, normalized.reshape(rows_g.shape)))
+            if bias.requires_grad:
+                bias._accumulate(rows_g.sum(axis=0))
+            if x.requires_grad:
+                # d/dx of the normalization: remove the gradient's mean and its component along x_hat
+                g_hat = g * weight.data
+                dx = g_hat - g_hat.mean(axis=-1, keepdims=True)
+                dx -= normalized * (g_hat * normalized).mean(axis=-1, keepdims=True)
+                dx *= inv_std
+                x._accumulate(dx)
+        out._backward = _backward
+    return out
+
+
+# ------------------------------------------------------------------ RMS norm
+def rms_norm_composed(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    return x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt() * weight
+
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) * weight over the last axis (no centering, no bias)."""
+    xd = x.data
+    inv_rms = 1 / np.sqrt((xd * xd).mean(axis=-1, keepdims=True) + eps)
+    normalized = xd * inv_rms
+    out = Tensor._result(normalized * weight.data, (x, weight), "rms_norm")
+    if out.requires_grad:
+        def _backward():
+            g = out.grad
+            if weight.requires_grad:
+                weight._accumulate((g * normalized).reshape(-1, g.shape[-1]).sum(axis=0))
+            if x.requires_grad:
+                g_hat = g * weight.data
+                dx = g_hat - normalized * (g_hat * normalized).mean(axis=-1, keepdims=True)
+                dx *= inv_rms
+                x._accumulate(dx)
+        out._backward = _backward
+    return out
+
+
+# ----------------------------------------------------------------- attention
+def attention_composed(qkv: Tensor, mask: np.ndarray | None = None):
+    """softmax(q k^T / sqrt(head_dim), masked) v for qkv stacked as (3, ..., T, head_dim).
+
+    `mask` is boolean, broadcastable to (..., T, T), True where query i may see key j.
+    Returns (output (..., T, head_dim), attention weights (..., T, T) as an ndarray).
+    Every query must see at least one key (a fully masked row is NaN here).
+    """
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    scores = (q @ k.transpose(-2, -1)) * (1 / math.sqrt(q.shape[-1]))  # (..., T, T)
+    if mask is not None:
+        scores = scores.masked_fill(~np.asarray(mask, dtype=bool), -np.inf)
+    weights = scores.softmax(axis=-1)
+    return weights @ v, weights.data
+
+
+def attention(qkv: Tensor, mask: np.ndarray | None = None):
+    """Fused `attention_composed`: one node, with the backward of matmul, softmax and matmul.
+
+    A query whose keys are all masked gets all-zero weights (output 0), not NaN.
+    """
+    data = qkv.data
+    q, k, v = data[0], data[1], data[2]
+    scale = 1 / math.sqrt(q.shape[-1])
+    scores = q @ np.swapaxes(k, -1, -2)  # (..., T, T)
+    scores *= scale
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        np.copyto(scores, -np.inf, where=~mask)
+        row_max = scores.max(axis=-1, keepdims=True)
+        row_max[row_max == -np.inf] = 0  # a fully masked row: exp(-inf) = 0 everywhere, no NaN
+    else:
+        row_max = scores.max(axis=-1, keepdims=True)
+    scores -= row_max
+    weights = np.exp(scores, out=scores)
+    totals = weights.sum(axis=-1, keepdims=True)
+    if mask is not None:
+        np.maximum(totals, 1, out=totals)  # >= 1 already unless the row was fully masked (total 0)
+    weights /= totals
+    out = Tensor._result(weights @ v, (qkv,), "attention")
+    if out.requires_grad:
+        def _backward():
+            g = out.grad                                  # (..., T, head_dim)
+            grad = np.empty_like(data)                    # (3, ..., T, head_dim): dq, dk, dv
+            np.matmul(np.swapaxes(weights, -1, -2), g, out=grad[2])
+            d_weights = g @ np.swapaxes(v, -1, -2)        # (..., T, T)
+            # softmax backward: ds = p * (dp - sum_j p_j dp_j), then the 1/sqrt(d) scale
+            d_weights -= np.einsum("...ij,...ij->...i", d_weights, weights)[..., None]
+            d_weights *= weights
+            d_weights *= scale
+            np.matmul(d_weights, k, out=grad[0])
+            np.matmul(np.swapaxes(d_weights, -1, -2), q, out=grad[1])
+            qkv._accumulate(grad)
+        out._backward = _backward
+    return out, weights

@@ -1,0 +1,466 @@
+"""Transformers, from small parts to whole models (laid out after nanoGPT's model.py).
+
+Parts: Embedding, positional encodings (fixed sinusoidal, learned), LayerNorm,
+RMSNorm, the attention mask, SelfAttention (one head), MultiHeadAttention,
+FeedForward, TransformerBlock (pre-norm). Models: GPTConfig + TinyGPT (next-token
+language model with `generate`) and AttentionEncoder (tokens of features ->
+one feature vector, for RL policies over grid cells or object sets).
+
+Shape letters: B batch, T tokens, C = dim (model width), H heads,
+hd = head_dim = C // H, V vocabulary size.
+
+The attention core, layer norm, RMS norm and the embedding lookup are fused ops
+with hand-written backward (nets/attention_fused.py), each checked in the tests
+against the same computation composed from primitive Tensor ops.
+
+Initialization follows GPT-2: weights N(0, 0.02), biases 0, and the two
+projections that write into the residual stream N(0, 0.02 / sqrt(2 n_layers)) so
+the stream's variance does not grow with depth.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import functional as F
+from . import init
+from .attention_fused import attention, embedding, gelu, layer_norm, rms_norm
+from .module import Dropout, Linear, Module, Parameter
+from .tensor import DEFAULT_DTYPE, Tensor, concat, no_grad
+
+INIT_STD = 0.02
+
+
+def _normal_linear(n_in: int, n_out: int, std: float, rng, dtype, bias: bool = True) -> Linear:
+    """Linear with weights N(0, std): He-normal's std is gain / sqrt(fan_in)."""
+    return Linear(n_in, n_out, bias=bias, init_scheme="he", gain=std * math.sqrt(n_in), rng=rng, dtype=dtype)
+
+
+def _check_tokens(x, dim: int, dtype, name: str) -> Tensor:
+    """Accept a (B, T, dim) Tensor or array; anything else gets an error that says what was expected."""
+    x = x if isinstance(x, Tensor) else Tensor(x, dtype=dtype)
+    if x.ndim != 3 or x.shape[-1] != dim:
+        raise ValueError(f"{name} expects input of shape (batch, tokens, {dim}), got {x.shape}")
+    return x
+
+
+# ----------------------------------------------------------------- embeddings
+class Embedding(Module):
+    """Lookup table: integer ids of any shape -> ids.shape + (dim,)."""
+
+    def __init__(self, vocab_size: int, dim: int, rng: np.random.Generator | None = None,
+                 dtype=DEFAULT_DTYPE, std: float = INIT_STD):
+        rng = rng if rng is not None else init.default_rng()
+        self.vocab_size, self.dim = vocab_size, dim
+        self.weight = Parameter(rng.normal(0.0, std, (vocab_size, dim)), dtype=dtype)
+
+    def forward(self, ids) -> Tensor:
+        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"Embedding expects integer token ids, got dtype {ids.dtype} (cast with .astype(int))")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"token id out of range [0, {self.vocab_size}): got values from "
+                             f"{ids.min()} to {ids.max()}")
+        return embedding(ids, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"{self.vocab_size}, {self.dim}"
+
+
+def sinusoidal_positions(n_positions: int, dim: int, base: float = 10000.0, dtype=DEFAULT_DTYPE) -> np.ndarray:
+    """(n_positions, dim) table of "Attention Is All You Need": even columns sin(p / base^(2i/dim)), odd cos."""
+    positions = np.arange(n_positions)[:, None]                      # (P, 1)
+    frequencies = base ** (-np.arange(0, dim, 2) / dim)              # (ceil(dim / 2),)
+    angles = positions * frequencies                                 # (P, ceil(dim / 2))
+    table = np.empty((n_positions, dim))
+    table[:, 0::2] = np.sin(angles)
+    table[:, 1::2] = np.cos(angles[:, : dim // 2])
+    return table.astype(dtype)
+
+
+class SinusoidalPositionalEncoding(Module):
+    """Adds the fixed sinusoidal table to (B, T, dim) inputs; nothing to learn."""
+
+    def __init__(self, n_positions: int, dim: int, dtype=DEFAULT_DTYPE):
+        self.n_positions, self.dim = n_positions, dim
+        self.table = sinusoidal_positions(n_positions, dim, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _check_tokens(x, self.dim, self.table.dtype, "SinusoidalPositionalEncoding")
+        if x.shape[1] > self.n_positions:
+            raise ValueError(f"sequence of {x.shape[1]} tokens is longer than the {self.n_positions} "
+                             "positions this encoding was built for")
+        return x + self.table[: x.shape[1]].astype(x.dtype, copy=False)
+
+
+class LearnedPositionalEmbedding(Module):
+    """Adds a learned vector per position to (B, T, dim) inputs."""
+
+    def __init__(self, n_positions: int, dim: int, rng: np.random.Generator | None = None,
+                 dtype=DEFAULT_DTYPE, std: float = INIT_STD):
+        rng = rng if rng is not None else init.default_rng()
+        self.n_positions, self.dim = n_positions, dim
+        self.weight = Parameter(rng.normal(0.0, std, (n_positions, dim)), dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _check_tokens(x, self.dim, self.weight.dtype, "LearnedPositionalEmbedding")
+        n_tokens = x.shape[1]
+        if n_tokens > self.n_positions:
+            raise ValueError(f"sequence of {n_tokens} tokens is longer than the {self.n_positions} "
+                             "learned positions (raise the context / n_tokens)")
+        positions = self.weight if n_tokens == self.n_positions else self.weight[:n_tokens]
+        return x + positions  # (B, T, C) + (T, C)
+
+    def extra_repr(self) -> str:
+        return f"{self.n_positions}, {self.dim}"
+
+
+# -------------------------------------------------------------- normalization
+class LayerNorm(Module):
+    """Normalize each token over its features to mean 0, variance 1, then scale and shift (learned)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5, dtype=DEFAULT_DTYPE):
+        self.dim, self.eps = dim, eps
+        self.weight = Parameter(np.ones(dim), dtype=dtype)
+        self.bias = Parameter(np.zeros(dim), dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x, dtype=self.weight.dtype)
+        if x.shape[-1] != self.dim:
+            raise ValueError(f"LayerNorm({self.dim}) got input with last dimension {x.shape[-1]} (shape {x.shape})")
+        return layer_norm(x, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.dim}, eps={self.eps}"
+
+
+class RMSNorm(Module):
+    """Scale each token to root-mean-square 1 over its features, then by a learned gain (no centering)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5, dtype=DEFAULT_DTYPE):
+        self.dim, self.eps = dim, eps
+        self.weight = Parameter(np.ones(dim), dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x, dtype=self.weight.dtype)
+        if x.shape[-1] != self.dim:
+            raise ValueError(f"RMSNorm({self.dim}) got input with last dimension {x.shape[-1]} (shape {x.shape})")
+        return rms_norm(x, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.dim}, eps={self.eps}"
+
+
+NORMS = {"layer": LayerNorm, "rms": RMSNorm}
+
+
+# ------------------------------------------------------------------ attention
+@functools.lru_cache(maxsize=32)
+def causal_mask(n_tokens: int) -> np.ndarray:
+    """(T, T) lower-triangular booleans: [i, j] is True when query i may attend to key j, i.e. j <= i.
+
+        T=4:  1 0 0 0
+              1 1 0 0
+              1 1 1 0
+              1 1 1 1
+    """
+    mask = np.tril(np.ones((n_tokens, n_tokens), dtype=bool))
+    mask.flags.writeable = False  # shared by every caller through the cache
+    return mask
+
+
+def attention_mask(n_tokens: int, causal: bool, key_mask=None, batch: int | None = None):
+    """Which keys each query may see: None (all), (T, T) causal, or (B, T, T) with a key mask.
+
+    `key_mask` is boolean (B, T), True for real tokens and False for padding:
+    no query attends to a padding key.
+    """
+    mask = causal_mask(n_tokens) if causal else None
+    if key_mask is None:
+        return mask
+    key_mask = np.asarray(key_mask.data if isinstance(key_mask, Tensor) else key_mask)
+    if key_mask.dtype != bool or key_mask.shape != (batch, n_tokens):
+        raise ValueError(f"key_mask must be a boolean array of shape (batch, tokens) = {(batch, n_tokens)}, "
+                         f"True for tokens to attend to; got dtype {key_mask.dtype} shape {key_mask.shape}")
+    keys = key_mask[:, None, :]                          # (B, 1, T): the same keys for every query
+    return keys if mask is None else keys & mask         # (B, T, T)
+
+
+class SelfAttention(Module):
+    """One attention head: softmax(q k^T / sqrt(head_dim)) v with q, k, v learned projections of x.
+
+    (B, T, dim) -> (B, T, head_dim). The weights of the last call are kept in
+    `last_attention` (B, T, T) for inspection and plots.
+    """
+
+    def __init__(self, dim: int, head_dim: int | None = None, causal: bool = False, bias: bool = True,
+                 rng: np.random.Generator | None = None, dtype=DEFAULT_DTYPE, std: float = INIT_STD):
+        rng = rng if rng is not None else init.default_rng()
+        self.dim, self.head_dim, self.causal = dim, head_dim or dim, causal
+        self.qkv = _normal_linear(dim, 3 * self.head_dim, std, rng, dtype, bias)  # [q | k | v] side by side
+        self.last_attention = None
+
+    def forward(self, x: Tensor, key_mask=None) -> Tensor:
+        x = _check_tokens(x, self.dim, self.qkv.weight.dtype, "SelfAttention")
+        B, T, _ = x.shape
+        qkv = self.qkv(x).reshape(B, T, 3, self.head_dim)   # (B, T, 3, head_dim)
+        qkv = qkv.permute(2, 0, 1, 3)                        # (3, B, T, head_dim): q, k, v
+        y, self.last_attention = attention(qkv, attention_mask(T, self.causal, key_mask, B))
+        return y                                             # (B, T, head_dim)
+
+    def extra_repr(self) -> str:
+        return f"{self.dim}, head_dim={self.head_dim}, causal={self.causal}"
+
+
+class MultiHeadAttention(Module):
+    """n_heads attention heads of width dim // n_heads side by side, concatenated, then projected.
+
+    All heads run as one batched matmul over a (B, heads, T, head_dim) array.
+    `last_attention` holds the weights of the last call, (B, heads, T, T).
+    """
+
+    def __init__(self, dim: int, n_heads: int, causal: bool = False, bias: bool = True,
+                 rng: np.random.Generator | None = None, dtype=DEFAULT_DTYPE,
+                 std: float = INIT_STD, out_std: float | None = None):
+        if dim % n_heads:
+            raise ValueError(f"dim {dim} must be divisible by n_heads {n_heads}")
+        rng = rng if rng is not None else init.default_rng()
+        self.dim, self.n_heads, self.head_dim, self.causal = dim, n_heads, dim // n_heads, causal
+        self.qkv = _normal_linear(dim, 3 * dim, std, rng, dtype, bias)  # [q | k | v], each heads side by side
+        self.proj = _normal_linear(dim, dim, std if out_std is None else out_std, rng, dtype, bias)
+        self.last_attention = None
+
+    def forward(self, x: Tensor, key_mask=None) -> Tensor:
+        x = _check_tokens(x, self.dim, self.qkv.weight.dtype, "MultiHeadAttention")
+        B, T, C = x.shape
+        H, hd = self.n_heads, self.head_dim
+        qkv = self.qkv(x).reshape(B, T, 3, H, hd)          # (B, T, 3, heads, head_dim)
+        qkv = qkv.permute(2, 0, 3, 1, 4)                    # (3, B, heads, T, head_dim)
+        mask = attention_mask(T, self.causal, key_mask, B)  # None, (T, T) or (B, T, T)
+        if mask is not None and mask.ndim == 3:
+            mask = mask[:, None]                            # (B, 1, T, T): the same for every head
+        y, self.last_attention = attention(qkv, mask)      # (B, heads, T, head_dim)
+        y = y.permute(0, 2, 1, 3).reshape(B, T, C)          # (B, T, heads, head_dim) -> (B, T, C)
+        return self.proj(y)
+
+    def extra_repr(self) -> str:
+        return f"{self.dim}, n_heads={self.n_heads}, causal={self.causal}"
+
+
+# ---------------------------------------------------------------------- block
+class FeedForward(Module):
+    """Per-token MLP: dim -> hidden -> dim with GELU (tanh approximation) between."""
+
+    def __init__(self, dim: int, hidden: int, bias: bool = True, rng: np.random.Generator | None = None,
+                 dtype=DEFAULT_DTYPE, std: float = INIT_STD, out_std: float | None = None):
+        rng = rng if rng is not None else init.default_rng()
+        self.fc = _normal_linear(dim, hidden, std, rng, dtype, bias)
+        self.proj = _normal_linear(hidden, dim, std if out_std is None else out_std, rng, dtype, bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(gelu(self.fc(x)))
+
+
+class TransformerBlock(Module):
+    """Pre-norm block: x + attn(norm(x)), then x + mlp(norm(x)).
+
+    `n_layers` (of the whole model) scales the initial residual projections by
+    1 / sqrt(2 n_layers). `dropout` applies to each branch before it is added.
+    """
+
+    def __init__(self, dim: int, n_heads: int, causal: bool = False, mlp_ratio: int = 4, norm: str = "layer",
+                 dropout: float = 0.0, bias: bool = True, n_layers: int = 1,
+                 rng: np.random.Generator | None = None, dtype=DEFAULT_DTYPE):
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm!r}; choose one of {sorted(NORMS)}")
+        rng = rng if rng is not None else init.default_rng()
+        out_std = INIT_STD / math.sqrt(2 * n_layers)
+        self.norm1 = NORMS[norm](dim, dtype=dtype)
+        self.attn = MultiHeadAttention(dim, n_heads, causal, bias, rng, dtype, out_std=out_std)
+        self.norm2 = NORMS[norm](dim, dtype=dtype)
+        self.mlp = FeedForward(dim, mlp_ratio * dim, bias, rng, dtype, out_std=out_std)
+        self.dropout = Dropout(dropout, rng)
+
+    def forward(self, x: Tensor, key_mask=None) -> Tensor:
+        x = x + self.dropout(self.attn(self.norm1(x), key_mask))
+        return x + self.dropout(self.mlp(self.norm2(x)))
+
+
+# --------------------------------------------------------------------- TinyGPT
+@dataclass
+class GPTConfig:
+    vocab_size: int = 65
+    """number of distinct tokens (65 for Tiny Shakespeare characters)"""
+    context: int = 32
+    """longest sequence the model sees; generate() crops its input to the last `context` tokens"""
+    dim: int = 64
+    """width of every token's vector (the residual stream)"""
+    n_heads: int = 4
+    """attention heads per block; must divide dim"""
+    n_layers: int = 2
+    """number of transformer blocks"""
+    mlp_ratio: int = 4
+    """hidden width of each block's MLP, as a multiple of dim"""
+    dropout: float = 0.0
+    """dropout on embeddings and residual branches during training (0 turns it off)"""
+    bias: bool = True
+    """biases in Linear layers"""
+    norm: str = "layer"
+    """'layer' (LayerNorm) or 'rms' (RMSNorm)"""
+
+    def __post_init__(self):
+        for field in ("vocab_size", "context", "dim", "n_heads", "n_layers", "mlp_ratio"):
+            if int(getattr(self, field)) < 1:
+                raise ValueError(f"GPTConfig.{field} must be a positive integer, got {getattr(self, field)}")
+        if self.dim % self.n_heads:
+            raise ValueError(f"GPTConfig.dim {self.dim} must be divisible by n_heads {self.n_heads}")
+
+
+def next_token_probabilities(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
+    """Sampling distribution over the last axis: softmax(logits / temperature), kept to the top_k tokens.
+
+    temperature 0 means greedy: all probability on the argmax (the first, on ties).
+    Lower temperatures sharpen towards it, higher ones flatten towards uniform.
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if top_k is not None and not 1 <= top_k <= logits.shape[-1]:
+        raise ValueError(f"top_k must be in [1, {logits.shape[-1]}] (the vocabulary size) or None, got {top_k}")
+    logits = np.asarray(logits, dtype=np.float64)
+    if temperature == 0:
+        return np.eye(logits.shape[-1])[logits.argmax(axis=-1)]
+    scaled = logits / temperature
+    if top_k is not None:
+        kth_largest = np.partition(scaled, -top_k, axis=-1)[..., -top_k, None]
+        scaled = np.where(scaled < kth_largest, -np.inf, scaled)
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    probs = np.exp(scaled)
+    return probs / probs.sum(axis=-1, keepdims=True)
+
+
+class TinyGPT(Module):
+    """Decoder-only transformer language model: ids (B, T) -> next-token logits (B, T, vocab)."""
+
+    def __init__(self, config: GPTConfig | None = None, rng: np.random.Generator | None = None,
+                 dtype=DEFAULT_DTYPE):
+        self.config = config = config if config is not None else GPTConfig()
+        rng = rng if rng is not None else init.default_rng()
+        self.token_embedding = Embedding(config.vocab_size, config.dim, rng, dtype)
+        self.position_embedding = LearnedPositionalEmbedding(config.context, config.dim, rng, dtype)
+        self.dropout = Dropout(config.dropout, rng)
+        self.blocks = [
+            TransformerBlock(config.dim, config.n_heads, causal=True, mlp_ratio=config.mlp_ratio, norm=config.norm,
+                             dropout=config.dropout, bias=config.bias, n_layers=config.n_layers, rng=rng, dtype=dtype)
+            for _ in range(config.n_layers)
+        ]
+        self.final_norm = NORMS[config.norm](config.dim, dtype=dtype)
+        self.lm_head = _normal_linear(config.dim, config.vocab_size, INIT_STD, rng, dtype, config.bias)
+
+    def forward(self, ids) -> Tensor:
+        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+        if ids.ndim != 2:
+            raise ValueError(f"TinyGPT expects token ids of shape (batch, tokens), got {ids.shape}")
+        if ids.shape[1] > self.config.context:
+            raise ValueError(f"sequence of {ids.shape[1]} tokens exceeds the context of {self.config.context}; "
+                             "crop it to the last `context` tokens")
+        x = self.dropout(self.position_embedding(self.token_embedding(ids)))  # (B, T, C)
+        for block in self.blocks:
+            x = block(x)
+        return self.lm_head(self.final_norm(x))  # (B, T, V)
+
+    def loss(self, ids, targets) -> Tensor:
+        """Mean cross-entropy of the next-token logits against `targets` (B, T) (usually ids shifted by one)."""
+        return F.cross_entropy(self(ids), np.asarray(targets))
+
+    def generate(self, prompt_ids, n: int, temperature: float = 1.0, top_k: int | None = None,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+        """Append `n` sampled tokens to `prompt_ids` ((T,) or (B, T)) and return the whole sequence.
+
+        Each step feeds the last `context` tokens and samples from
+        `next_token_probabilities(logits, temperature, top_k)`; temperature 0 is
+        greedy decoding. The same `rng` seed gives the same text.
+        """
+        rng = rng if rng is not None else init.default_rng()
+        ids = np.asarray(prompt_ids)
+        if ids.dtype.kind not in "iu" or ids.ndim not in (1, 2) or ids.shape[-1] == 0:
+            raise ValueError(f"prompt_ids must be a non-empty integer array of shape (T,) or (B, T), "
+                             f"got dtype {ids.dtype} shape {ids.shape}")
+        single = ids.ndim == 1
+        ids = ids[None] if single else ids
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for _ in range(n):
+                    logits = self(ids[:, -self.config.context:]).data[:, -1]  # (B, V)
+                    probs = next_token_probabilities(logits, temperature, top_k)
+                    cumulative = probs.cumsum(axis=-1)
+                    draws = rng.random((len(ids), 1)) * cumulative[:, -1:]
+                    choice = (cumulative <= draws).sum(axis=-1)             # inverse-CDF sampling per row
+                    ids = np.concatenate([ids, choice[:, None].astype(ids.dtype)], axis=1)
+        finally:
+            self.train(was_training)
+        return ids[0] if single else ids
+
+
+# ------------------------------------------------------------ AttentionEncoder
+class AttentionEncoder(Module):
+    """Set/grid encoder for RL: (B, n_tokens, in_features) floats -> (B, dim) features.
+
+    Each token (e.g. a GridWorld cell's channels) is embedded by a Linear layer,
+    gets a learned position, passes through non-causal blocks and a final
+    norm; the tokens are then mean-pooled (pool="mean") or read from a learned
+    [CLS] token prepended to them (pool="cls"). Flat observations of shape
+    (B, n_tokens * in_features) are reshaped to tokens. `key_mask` (B, n_tokens)
+    marks real tokens; padding is neither attended to nor pooled.
+    """
+
+    def __init__(self, in_features: int, n_tokens: int, dim: int = 64, n_heads: int = 4, n_layers: int = 2,
+                 pool: str = "mean", mlp_ratio: int = 4, norm: str = "layer",
+                 rng: np.random.Generator | None = None, dtype=DEFAULT_DTYPE):
+        if pool not in ("mean", "cls"):
+            raise ValueError(f"pool must be 'mean' or 'cls', got {pool!r}")
+        rng = rng if rng is not None else init.default_rng()
+        self.in_features, self.n_tokens, self.dim, self.pool = in_features, n_tokens, dim, pool
+        self.out_features = dim
+        self.embed = _normal_linear(in_features, dim, INIT_STD, rng, dtype)
+        self.cls_token = Parameter(rng.normal(0.0, INIT_STD, (1, 1, dim)), dtype=dtype) if pool == "cls" else None
+        n_positions = n_tokens + (pool == "cls")
+        self.position_embedding = LearnedPositionalEmbedding(n_positions, dim, rng, dtype)
+        self.blocks = [TransformerBlock(dim, n_heads, causal=False, mlp_ratio=mlp_ratio, norm=norm,
+                                        n_layers=n_layers, rng=rng, dtype=dtype) for _ in range(n_layers)]
+        self.final_norm = NORMS[norm](dim, dtype=dtype)
+
+    def forward(self, x, key_mask=None) -> Tensor:
+        dtype = self.embed.weight.dtype
+        x = x if isinstance(x, Tensor) else Tensor(x, dtype=dtype)
+        expected = (self.n_tokens, self.in_features)
+        if x.ndim == 2 and x.shape[1] == self.n_tokens * self.in_features:
+            x = x.reshape(x.shape[0], *expected)                       # (B, T, in_features)
+        if x.ndim != 3 or x.shape[1:] != expected:
+            raise ValueError(f"AttentionEncoder expects (batch, {self.n_tokens}, {self.in_features}) or flat "
+                             f"(batch, {self.n_tokens * self.in_features}), got {x.shape}")
+        B = x.shape[0]
+        h = self.embed(x)                                             # (B, T, C)
+        if self.cls_token is not None:
+            h = concat([self.cls_token * np.ones((B, 1, 1), dtype), h], axis=1)  # (B, 1 + T, C)
+            if key_mask is not None:
+                key_mask = np.concatenate([np.ones((B, 1), bool), np.asarray(key_mask)], axis=1)
+        h = self.position_embedding(h)
+        for block in self.blocks:
+            h = block(h, key_mask)
+        h = self.final_norm(h)
+        if self.pool == "cls":
+            return h[:, 0]                                            # (B, C)
+        if key_mask is None:
+            return h.mean(axis=1)                                     # (B, C)
+        weights = np.asarray(key_mask, dtype=dtype)[:, :, None]       # (B, T, 1)
+        return (h * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, n_tokens={self.n_tokens}, dim={self.dim}, "
+                f"blocks={len(self.blocks)}, pool={self.pool!r}")
