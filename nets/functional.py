@@ -12,21 +12,20 @@ import numpy as np
 from .tensor import Tensor, _as_array
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, name: str = "linear") -> Tensor:
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None) -> Tensor:
     """x @ weight + bias for x of shape (..., in), weight (in, out), bias (out,)."""
     xd, wd = x.data, weight.data
     if xd.shape[-1] != wd.shape[0]:
         raise ValueError(
-            f"{name}: input has shape {xd.shape} but the layer expects (..., {wd.shape[0]}) "
-            f"(weight shape {wd.shape}): last input dimension must be {wd.shape[0]}"
+            f"{layer if layer is not None else 'linear'}: input has shape {xd.shape} but the layer expects "
+            f"(..., {wd.shape[0]}) (weight shape {wd.shape}): the last input dimension must be {wd.shape[0]}"
         )
     y = xd @ wd
     if bias is not None:
         y += bias.data
-        parents = (x, weight, bias)
+        out = Tensor._result(y, (x, weight, bias), "linear")
     else:
-        parents = (x, weight)
-    out = Tensor._result(y, parents, "linear")
+        out = Tensor._result(y, (x, weight), "linear")
     if out.requires_grad:
         def _backward():
             g = out.grad
@@ -38,14 +37,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, name: str = "l
                 else:
                     weight._accumulate(xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
             if bias is not None and bias.requires_grad:
-                bias._accumulate(g.sum(axis=tuple(range(g.ndim - 1))) if g.ndim > 1 else g)
+                bias._accumulate(g.sum(axis=0) if g.ndim == 2 else g.reshape(-1, g.shape[-1]).sum(axis=0))
         out._backward = _backward
     return out
 
 
 def _reduce(loss: np.ndarray, reduction: str):
     if reduction == "mean":
-        return loss.mean()
+        return loss.sum() * (1.0 / max(loss.size, 1))
     if reduction == "sum":
         return loss.sum()
     if reduction == "none":
@@ -89,19 +88,25 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
     shifted = z - z.max(axis=-1, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     if probs_target is None:
-        per_item = -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
+        # flat (rows, classes) view: plain fancy indexing beats take_along_axis for the common case
+        flat_logp = logp.reshape(-1, n_classes)
+        rows, flat_target = np.arange(flat_logp.shape[0]), target.reshape(-1)
+        per_item = -flat_logp[rows, flat_target].reshape(target.shape)
     else:
         per_item = -(probs_target * logp).sum(axis=-1)
     out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "cross_entropy")
     if out.requires_grad:
         def _backward():
-            g = _reduction_grad(out, per_item.shape, reduction)[..., None]
             grad = np.exp(logp)
             if probs_target is None:
-                np.put_along_axis(grad, target[..., None], np.take_along_axis(grad, target[..., None], -1) - 1, -1)
+                grad.reshape(-1, n_classes)[rows, flat_target] -= 1
             else:
                 grad = grad * probs_target.sum(axis=-1, keepdims=True) - probs_target
-            logits._accumulate(grad * g)
+            if reduction == "none":
+                grad *= out.grad[..., None]
+            else:
+                grad *= out.grad * (1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0)
+            logits._accumulate(grad)
         out._backward = _backward
     return out
 

@@ -174,7 +174,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x if isinstance(x, Tensor) else Tensor(x, dtype=self.weight.dtype),
-                        self.weight, self.bias, name=repr(self))
+                        self.weight, self.bias, layer=self)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
@@ -276,10 +276,15 @@ class MLP(Module):
         self._output = ACTIVATIONS[output_activation]() if output_activation else None
 
     def forward(self, x: Tensor) -> Tensor:
-        for layer in self.layers[:-1]:
-            x = self._hidden(layer(x))
-        x = self.layers[-1](x)
-        return self._output(x) if self._output is not None else x
+        # Calls the fused op directly, not through each Linear module: this runs once per env step.
+        if not isinstance(x, Tensor):
+            x = Tensor(x, dtype=self.layers[0].weight.dtype)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = F.linear(x, layer.weight, layer.bias, layer)
+            if i < last:
+                x = self._hidden.forward(x)
+        return self._output.forward(x) if self._output is not None else x
 
     def extra_repr(self) -> str:
         return f"{self.sizes}, activation={self.activation!r}"

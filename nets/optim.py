@@ -39,17 +39,23 @@ class Optimizer:
             p.data = self._flat[start:stop].reshape(p.shape)
             self._slices.append(slice(start, stop))
             start = stop
+        self._views = [p.data for p in self.params]
+        self._grad = np.empty_like(self._flat)
 
     def _linked(self) -> bool:
-        flat = self._flat
-        return all(p.data.base is flat and p.data.dtype == flat.dtype for p in self.params)
+        for p, view in zip(self.params, self._views):
+            if p.data is not view:
+                return False
+        return True
 
     def _flat_grad(self):
         """All gradients as one vector, or None when some parameter has no gradient."""
-        grads = [p.grad for p in self.params]
-        if any(g is None for g in grads):
-            return None
-        return np.concatenate([g.ravel() for g in grads]).astype(self._flat.dtype, copy=False)
+        grads = []
+        for p in self.params:
+            if p.grad is None:
+                return None
+            grads.append(p.grad.ravel())
+        return np.concatenate(grads, out=self._grad, casting="same_kind")
 
     def zero_grad(self) -> None:
         for p in self.params:

@@ -1,0 +1,252 @@
+"""Time one training step of our nets against a hand-fused NumPy step and PyTorch CPU.
+
+    python benchmarks/nets_vs_torch.py            # MLP shapes and policy inference
+    python benchmarks/nets_vs_torch.py --transformer   # also the transformer block (issue 3)
+
+A training step is forward, cross-entropy loss, backward and an Adam update, in
+float32. The hand-fused NumPy step has no autograd at all (forward and backward
+written out, Adam on one flat vector): it is the floor for any NumPy code.
+PyTorch runs with 2 threads. All three run in this process, interleaved, and the
+reported figure is the median over repeats, so the ratios are comparable even on
+a busy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from rl_scratch import nets
+from rl_scratch.nets import F
+
+SHAPES = [  # (layer sizes, batch size, target ours/torch)
+    ([4, 64, 64, 3], 32, 0.5),
+    ([64, 128, 10], 128, 1.0),
+    ([784, 256, 10], 128, 1.5),
+]
+INFERENCE = ([4, 64, 2], 0.25)
+FLOOR_TARGET = 1.3
+
+
+def median_time(step, repeats: int, inner: int) -> float:
+    """Median seconds per call over `repeats` blocks of `inner` calls."""
+    for _ in range(inner):
+        step()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            step()
+        samples.append((time.perf_counter() - start) / inner)
+    return statistics.median(samples)
+
+
+def interleaved(steps: dict, repeats: int, inner: int) -> dict:
+    """Time several implementations in alternating blocks so machine load hits all alike."""
+    for step in steps.values():
+        for _ in range(inner):
+            step()
+    samples = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(inner):
+                step()
+            samples[name].append((time.perf_counter() - start) / inner)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def make_data(sizes, batch, rng):
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    return x, y
+
+
+def initial_weights(sizes, rng):
+    return [(rng.standard_normal((a, b)).astype(np.float32) * np.float32(np.sqrt(2 / a)),
+             np.zeros(b, np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+# ------------------------------------------------------------------ ours
+def ours_step(sizes, batch, weights, x, y):
+    net = nets.MLP(sizes, activation="relu")
+    for layer, (w, b) in zip(net.layers, weights):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+    opt = nets.Adam(net.parameters(), lr=1e-3)
+    xt = nets.Tensor(x)
+
+    def step():
+        loss = F.cross_entropy(net(xt), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def ours_inference(sizes, weights, obs):
+    net = nets.MLP(sizes, activation="tanh")
+    for layer, (w, b) in zip(net.layers, weights):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+
+    def infer():
+        with nets.no_grad():
+            return int(net(nets.Tensor(obs)).data.argmax())
+    return infer
+
+
+# ------------------------------------------------------------ hand-fused
+def fused_step(sizes, batch, weights, x, y):
+    """Forward and backward written out by hand; Adam on one flat parameter vector."""
+    total = sum(w.size + b.size for w, b in weights)
+    flat = np.empty(total, np.float32)
+    grad = np.empty(total, np.float32)
+    params, grads, start = [], [], 0
+    for w, b in weights:
+        for array in (w, b):
+            flat[start:start + array.size] = array.ravel()
+            params.append(flat[start:start + array.size].reshape(array.shape))
+            grads.append(grad[start:start + array.size].reshape(array.shape))
+            start += array.size
+    m, v = np.zeros_like(flat), np.zeros_like(flat)
+    b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
+    n_layers = len(weights)
+    rows = np.arange(batch)
+    t = [0]
+
+    def step():
+        activations = [x]
+        h = x
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                np.maximum(h, 0, out=h)
+            activations.append(h)
+        z = h - h.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        p = e / e.sum(axis=1, keepdims=True)
+        p[rows, y] -= 1
+        d = p * np.float32(1 / batch)
+        for i in reversed(range(n_layers)):
+            a = activations[i]
+            np.matmul(a.T, d, out=grads[2 * i])
+            np.sum(d, axis=0, out=grads[2 * i + 1])
+            if i:
+                d = d @ params[2 * i].T
+                d *= a > 0
+        t[0] += 1
+        m[:] = b1 * m + (1 - b1) * grad
+        v[:] = b2 * v + (1 - b2) * grad * grad
+        flat[:] -= (lr / (1 - b1 ** t[0])) * m / (np.sqrt(v / (1 - b2 ** t[0])) + eps)
+    return step
+
+
+def fused_inference(sizes, weights, obs):
+    (w1, b1), (w2, b2) = weights
+
+    def infer():
+        return int((np.tanh(obs @ w1 + b1) @ w2 + b2).argmax())
+    return infer
+
+
+# ----------------------------------------------------------------- torch
+def torch_step(torch, sizes, batch, weights, x, y):
+    layers = []
+    for i, (w, b) in enumerate(weights):
+        linear = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers.append(linear)
+        if i < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        loss = loss_fn(net(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def torch_inference(torch, sizes, weights, obs):
+    (w1, b1), (w2, b2) = weights
+    l1, l2 = torch.nn.Linear(*w1.shape), torch.nn.Linear(*w2.shape)
+    with torch.no_grad():
+        l1.weight.copy_(torch.from_numpy(w1.T.copy()))
+        l1.bias.copy_(torch.from_numpy(b1))
+        l2.weight.copy_(torch.from_numpy(w2.T.copy()))
+        l2.bias.copy_(torch.from_numpy(b2))
+    net = torch.nn.Sequential(l1, torch.nn.Tanh(), l2)
+
+    def infer():
+        with torch.no_grad():
+            return int(net(torch.from_numpy(obs)).argmax())
+    return infer
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=30, help="timed blocks per implementation")
+    parser.add_argument("--transformer", action="store_true", help="also run benchmarks/transformer_vs_torch.py")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed: pip install torch==2.13.0 (CPU) for the reference timings", file=sys.stderr)
+        return 1
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    failures = 0
+    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"{os.cpu_count()} cores; median of {args.repeats} blocks; ms per training step (float32)")
+    print(f"{'shape':<22}{'ours':>9}{'fused':>9}{'torch':>9}{'ours/torch':>12}{'target':>8}{'ours/fused':>12}{'target':>8}")
+    for sizes, batch, target in SHAPES:
+        weights = initial_weights(sizes, rng)
+        x, y = make_data(sizes, batch, rng)
+        inner = max(5, int(2000 / batch / len(sizes)))
+        t = interleaved({
+            "ours": ours_step(sizes, batch, weights, x, y),
+            "fused": fused_step(sizes, batch, [(w.copy(), b.copy()) for w, b in weights], x, y),
+            "torch": torch_step(torch, sizes, batch, weights, x, y),
+        }, args.repeats, inner)
+        vs_torch, vs_fused = t["ours"] / t["torch"], t["ours"] / t["fused"]
+        ok = vs_torch <= target and vs_fused <= FLOOR_TARGET
+        failures += not ok
+        name = "-".join(map(str, sizes)) + f" b{batch}"
+        print(f"{name:<22}{t['ours'] * 1e3:9.3f}{t['fused'] * 1e3:9.3f}{t['torch'] * 1e3:9.3f}"
+              f"{vs_torch:12.2f}{'<=' + str(target):>8}{vs_fused:12.2f}{'<=' + str(FLOOR_TARGET):>8}"
+              f"  {'ok' if ok else 'MISSED'}")
+    sizes, target = INFERENCE
+    weights = initial_weights(sizes, rng)
+    obs = rng.standard_normal(sizes[0]).astype(np.float32)
+    t = interleaved({
+        "ours": ours_inference(sizes, weights, obs),
+        "fused": fused_inference(sizes, weights, obs),
+        "torch": torch_inference(torch, sizes, weights, obs),
+    }, args.repeats, 500)
+    vs_torch, vs_fused = t["ours"] / t["torch"], t["ours"] / t["fused"]
+    ok = vs_torch <= target and vs_fused <= FLOOR_TARGET
+    failures += not ok
+    print(f"{'infer 4-64-2 b1 (us)':<22}{t['ours'] * 1e6:9.2f}{t['fused'] * 1e6:9.2f}{t['torch'] * 1e6:9.2f}"
+          f"{vs_torch:12.2f}{'<=' + str(target):>8}{vs_fused:12.2f}{'<=' + str(FLOOR_TARGET):>8}"
+          f"  {'ok' if ok else 'MISSED'}")
+    if args.transformer:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import transformer_vs_torch
+        failures += transformer_vs_torch.main([]) or 0
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
