@@ -294,6 +294,8 @@ def test_rgb_array_frames_show_the_agent_moving():
     changed = np.argwhere((first != second).any(axis=2))
     # Only the two cells the agent left and entered change.
     assert changed.size and set(map(tuple, changed // k)) <= {(0, 0), (0, 1)}
+    agent_pixels = (second == (37, 99, 235)).all(axis=2)
+    assert agent_pixels[:k, k : 2 * k].any() and not agent_pixels[:k, :k].any()  # no trail left behind
     # Frames are fresh arrays, not views of one buffer.
     assert not np.shares_memory(first, second)
 
