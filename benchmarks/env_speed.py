@@ -53,7 +53,7 @@ def frames_per_second(env, n_frames: int, repeats: int = 3) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--frames", type=int, default=1_000)
     args = parser.parse_args()
 
@@ -81,7 +81,8 @@ def main() -> None:
     print(f"\nrender frames/s (step + render, best of 3 x {args.frames} frames)")
     for env_id in ["rl_scratch/GridWorld-v0", "rl_scratch/GridWorld-Maze-v0", "rl_scratch/GridWorld-Large-v0", "FrozenLake-v1"]:
         env = gym.make(env_id, render_mode="rgb_array")
-        shape = env.reset(seed=0) and env.render().shape
+        env.reset(seed=0)
+        shape = env.render().shape
         fps = frames_per_second(env, args.frames)
         print(f"{env_id:32s} {str(shape):15s} {fps:8,.0f} frames/s")
         env.close()
