@@ -552,6 +552,8 @@ class GridWorld(gym.Env):
             values = np.asarray(values, dtype=np.float64)
             if values.shape != (self.n_states,):
                 raise ValueError(f"values must have shape ({self.n_states},), got {values.shape}")
+            if not np.isfinite(values).all():
+                raise ValueError("values must be finite numbers")
         if policy is not None:
             policy = np.asarray(policy)
             if policy.shape != (self.n_states,):

@@ -21,7 +21,7 @@ from gymnasium.wrappers import FlattenObservation, RecordEpisodeStatistics
 
 import rl_scratch  # noqa: F401  (registers the ids)
 from rl_scratch.envs import ENV_SPECS, GridWorld, Iris, NextToken, register_envs
-from rl_scratch.envs.gridworld import ACTION_NAMES, GRID_CHANNELS, MOVES
+from rl_scratch.envs.gridworld import ACTION_NAMES, GRID_CHANNELS, MAPS, MOVES
 
 EXPECTED_IDS = {
     "rl_scratch/GridWorld-v0": 100,
@@ -239,6 +239,13 @@ def test_gridworld_observation_table_matches_spaces():
     channels = re.search(r"channels \(`GRID_CHANNELS`\): (.*?)\(", section, flags=re.S).group(1)
     documented = re.findall(r"(\d) (\w+)", channels) + re.findall(r"(\d) (row|col)", section)
     assert {int(i): name for i, name in documented} == dict(enumerate(GRID_CHANNELS))
+
+
+def test_gridworld_documented_maps_exist():
+    listed = re.search(r"Built-in maps are in\s+`MAPS` \((.*?)\);", doc_sections(GridWorld)["Description"], flags=re.S).group(1)
+    assert set(re.findall(r"`(\w+)`", listed)) == set(MAPS)
+    assert inspect.signature(GridWorld.__init__).parameters["map_name"].default == "5x5"
+    assert all(kwargs.get("map_name", "5x5") in MAPS for _, _, kwargs in ENV_SPECS.values())
 
 
 def test_gridworld_reward_and_episode_claims():

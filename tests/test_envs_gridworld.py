@@ -328,6 +328,8 @@ def test_overlay_changes_the_frame_and_can_be_cleared():
     np.testing.assert_array_equal(env.render(), plain)
     with pytest.raises(ValueError, match=r"shape \(25,\)"):
         env.set_overlay(values=np.zeros(24))
+    with pytest.raises(ValueError, match="finite"):
+        env.set_overlay(values=np.full(25, np.nan))
     with pytest.raises(ValueError, match=r"action ints in \[0, 3\]"):
         env.set_overlay(policy=np.full(25, 4))
 
