@@ -532,6 +532,8 @@ class GridWorld(gym.Env):
         self.last_reward = reward
         if self.render_mode == "human":
             self.render()
+        # The info dict is the one per-step allocation in index mode: Gymnasium
+        # requires that no two steps return the same info object.
         return (
             ns if self.obs_mode == "index" else self._obs(ns),
             reward,
