@@ -15,6 +15,10 @@ from .module import (
     load_arrays, save_arrays,
 )
 from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm
+from .transformer import (
+    AttentionEncoder, Embedding, GPTConfig, LayerNorm, LearnedPositionalEmbedding, MultiHeadAttention, RMSNorm,
+    SelfAttention, SinusoidalPositionalEncoding, TinyGPT, TransformerBlock,
+)
 from .tensor import DEFAULT_DTYPE, Tensor, concat, is_grad_enabled, no_grad, ones, stack, tensor, unbroadcast, where, zeros
 
 __all__ = [
@@ -22,4 +26,6 @@ __all__ = [
     "DEFAULT_DTYPE", "functional", "F", "init", "manual_seed", "gradcheck",
     "Module", "Parameter", "Linear", "MLP", "Sequential", "Dropout", "ReLU", "Tanh", "Sigmoid", "GELU", "Identity",
     "save_arrays", "load_arrays", "SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm",
+    "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "LayerNorm", "RMSNorm",
+    "SelfAttention", "MultiHeadAttention", "TransformerBlock", "GPTConfig", "TinyGPT", "AttentionEncoder",
 ]
