@@ -1,0 +1,464 @@
+"""What a training run does, resolved from four layers.
+
+Lookup order, later layers win:
+
+1. dataclass defaults: `TrainSettings` for the trainer, each agent's `Config`;
+2. the tables: `ENV_DEFAULTS` below (per env: which agent, policy, budget and env
+   options) and the agents' tuned hyperparameters per (agent, env) in
+   `rl_scratch.agents.tuned`;
+3. a config file (`--config FILE`, TOML or JSON, same keys as a run's config.json);
+4. command-line flags.
+
+Each default lives in exactly one of these places.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gymnasium
+
+from rl_scratch.envs import ENV_SPECS
+
+
+class ConfigError(Exception):
+    """A bad env, agent, flag value or config file; the message names the problem and the fix."""
+
+
+# ------------------------------------------------------------------- envs
+def _short_name(env_id: str) -> str:
+    """rl_scratch/GridWorld-8x8-v0 -> GridWorld-8x8."""
+    name = env_id.split("/", 1)[-1]
+    stem, _, version = name.rpartition("-v")
+    return stem if stem and version.isdigit() else name
+
+
+# Short names of our own envs: GridWorld, GridWorld-8x8, ..., Iris, NextToken.
+SHORT_NAMES: dict[str, str] = {_short_name(env_id): env_id for env_id in ENV_SPECS}
+
+
+def resolve_env_id(name: str) -> str:
+    """A short name (any case) or a registered Gymnasium id -> the Gymnasium id.
+
+    Unknown names raise ConfigError with the closest short names and ids.
+    """
+    lowered = {short.lower(): env_id for short, env_id in SHORT_NAMES.items()}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    if name in gymnasium.registry:
+        return name
+    ids_by_lower = {env_id.lower(): env_id for env_id in gymnasium.registry}
+    if name.lower() in ids_by_lower:
+        return ids_by_lower[name.lower()]
+    candidates = {**{short.lower(): short for short in SHORT_NAMES}, **ids_by_lower}
+    close = difflib.get_close_matches(name.lower(), list(candidates), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(candidates[c] for c in close)}?" if close else ""
+    raise ConfigError(f"unknown env {name!r}{hint} (`python -m rl_scratch.train --list` shows the envs)")
+
+
+def display_name(env_id: str) -> str:
+    """The short name of one of our envs, else the Gymnasium id."""
+    short = _short_name(env_id)
+    return short if SHORT_NAMES.get(short) == env_id else env_id
+
+
+@dataclass(frozen=True)
+class EnvDefaults:
+    """The trainer's choices for one env; the agent's hyperparameters live in agents/tuned.py."""
+
+    agent: str
+    """agent trained when --agent is not given"""
+    policy: str | None = None
+    """network kind (mlp or attention) for agents that have one"""
+    steps: int = 50_000
+    """env-step budget when neither --steps nor --episodes is given"""
+    env_kwargs: dict = field(default_factory=dict)
+    """gymnasium.make options for every agent"""
+    input_env_kwargs: dict = field(default_factory=dict)
+    """extra gymnasium.make options per agent input: "tabular", "mlp" or "attention"
+    (e.g. GridWorld's obs_mode: integer states for tables, one-hot vectors for an MLP)"""
+    eval_env_kwargs: dict = field(default_factory=dict)
+    """extra options of the evaluation env only (a held-out split)"""
+    eval_every: int = 5_000
+    """env steps between evaluations"""
+    eval_episodes: int = 10
+    """episodes per evaluation"""
+
+
+# Env id -> defaults. Each entry says why and what it reaches.
+ENV_DEFAULTS: dict[str, EnvDefaults] = {
+    # DQN with a 2-layer MLP on one-hot cells: the greedy policy first walks the
+    # optimal 8-step path (return 0.93) after about 1.5k-4k steps (seeds 0-3); 8k
+    # steps leave room for the epsilon schedule to settle. A few seconds on 2 cores.
+    "rl_scratch/GridWorld-v0": EnvDefaults(
+        agent="dqn", policy="mlp", steps=8_000,
+        input_env_kwargs={"tabular": {"obs_mode": "index"}, "mlp": {"obs_mode": "onehot"},
+                          "attention": {"obs_mode": "grid"}},
+        eval_every=500, eval_episodes=5,
+    ),
+    # One-step episodes; evaluation plays the 30 held-out test flowers once (test accuracy).
+    "rl_scratch/Iris-v0": EnvDefaults(
+        agent="reinforce", policy="mlp", steps=20_000, eval_env_kwargs={"split": "test"},
+        eval_every=2_000, eval_episodes=30,
+    ),
+    # One-step episodes; evaluation scores the first 500 validation characters.
+    "rl_scratch/NextToken-v0": EnvDefaults(
+        agent="reinforce", policy="mlp", steps=50_000, eval_env_kwargs={"split": "val"},
+        eval_every=5_000, eval_episodes=500,
+    ),
+    "CartPole-v1": EnvDefaults(agent="dqn", policy="mlp", steps=50_000, eval_every=5_000, eval_episodes=10),
+    "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=100_000, eval_every=10_000, eval_episodes=100),
+}
+# Grid variants share the GridWorld choices with bigger budgets (more states to reach).
+for _env_id, _steps in (("rl_scratch/GridWorld-Slippery-v0", 20_000), ("rl_scratch/GridWorld-8x8-v0", 30_000),
+                        ("rl_scratch/GridWorld-FourRooms-v0", 50_000), ("rl_scratch/GridWorld-Cliff-v0", 30_000),
+                        ("rl_scratch/GridWorld-Maze-v0", 100_000), ("rl_scratch/GridWorld-Large-v0", 100_000)):
+    ENV_DEFAULTS[_env_id] = dataclasses.replace(ENV_DEFAULTS["rl_scratch/GridWorld-v0"], steps=_steps,
+                                                eval_every=_steps // 10)
+
+
+def env_defaults(env_id: str, observation_space) -> EnvDefaults:
+    """The table entry, or for any other env: Q-learning on integer states, else DQN with an MLP."""
+    if env_id in ENV_DEFAULTS:
+        return ENV_DEFAULTS[env_id]
+    if isinstance(observation_space, gymnasium.spaces.Discrete):
+        return EnvDefaults(agent="qlearning")
+    return EnvDefaults(agent="dqn", policy="mlp")
+
+
+# ----------------------------------------------------------------- agents
+def agent_table() -> dict:
+    from rl_scratch.agents.registry import AGENTS
+
+    return AGENTS
+
+
+def agent_class(name: str):
+    agents = agent_table()
+    key = name.lower()
+    if key in agents:
+        return agents[key]
+    close = difflib.get_close_matches(key, list(agents), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ConfigError(f"unknown agent {name!r}{hint} (agents: {', '.join(agents)})")
+
+
+def tuned_hyperparameters(agent_name: str, env_id: str) -> dict:
+    """The agents dev's tuned values for (agent, env), {} when there are none."""
+    try:
+        from rl_scratch.agents.tuned import TUNED
+    except ImportError:
+        return {}
+    return dict(TUNED.get((agent_name, env_id), {}))
+
+
+def config_fields(config_cls) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(config_cls)}
+
+
+def field_default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def uses_network(config_cls) -> bool:
+    """Agents with a `policy` field learn through a network; the others are tabular."""
+    return "policy" in config_fields(config_cls)
+
+
+# ------------------------------------------------------------ value types
+def parse_text(text: str, default, key: str):
+    """A command-line string -> a value of the default's type (`--set key=value`, `--hidden 64,64`)."""
+    try:
+        if isinstance(default, bool):
+            lowered = text.strip().lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, tuple):
+            stripped = text.strip().strip("()[]")
+            items = [item.strip() for item in stripped.split(",") if item.strip()]
+            example = default[0] if default else 0
+            return tuple(parse_text(item, example, key) for item in items)
+        if isinstance(default, str):
+            return text
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        kind = _type_name(default)
+        raise ConfigError(f"{key}={text!r} is not {kind}") from None
+
+
+def check_value(value, default, key: str, source: str):
+    """A value from a config file -> the default's type (lists become tuples, ints floats)."""
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple))
+        if ok:
+            example = default[0] if default else value[0] if value else 0
+            value = tuple(check_value(item, example, key, source) for item in value)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"{source}: {key}={value!r} is not {_type_name(default)}")
+    return value
+
+
+def _type_name(default) -> str:
+    if isinstance(default, bool):
+        return "a boolean (true or false)"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, float):
+        return "a number"
+    if isinstance(default, tuple):
+        return "a comma-separated list like 64,64"
+    if isinstance(default, str):
+        return "a string"
+    return "a Python literal"
+
+
+def parse_assignments(items: list[str], flag: str) -> dict[str, str]:
+    """["lr=0.01", "hidden=32,32"] -> {"lr": "0.01", "hidden": "32,32"}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_env_kwargs(assignments: dict[str, str]) -> dict:
+    """Env options from the command line: JSON/Python literals where they parse, else strings."""
+    out = {}
+    for key, text in assignments.items():
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                out[key] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                out[key] = text
+    return out
+
+
+# ------------------------------------------------------------ config files
+@dataclass
+class TrainSettings:
+    """Trainer settings (not the agent's hyperparameters)."""
+
+    env: str | None = None
+    """Gymnasium id of the env"""
+    env_kwargs: dict = field(default_factory=dict)
+    """gymnasium.make options of the training env"""
+    eval_env_kwargs: dict = field(default_factory=dict)
+    """gymnasium.make options of the evaluation env (on top of env_kwargs)"""
+    agent: str | None = None
+    """agent name (a key of rl_scratch.agents.registry.AGENTS)"""
+    steps: int | None = None
+    """train until this many env steps in total"""
+    episodes: int | None = None
+    """train until this many episodes in total"""
+    seed: int = 0
+    """seeds the agent, its envs and action spaces, and the evaluation env"""
+    eval_every: int = 5_000
+    """env steps between deterministic evaluations (0: only at the end)"""
+    eval_episodes: int = 10
+    """episodes per evaluation"""
+    checkpoint_every: int = 0
+    """env steps between checkpoints (0: at every tenth of the budget, and at the end)"""
+    stop_at_target: bool = False
+    """stop as soon as an evaluation reaches the optimum or the env's reward threshold"""
+
+
+TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainSettings))
+FILE_KEYS = (*TRAIN_KEYS, "policy", "hyperparameters")
+# Written into config.json for people and `play`; ignored when the file is read back as --config.
+RECORD_KEYS = ("command", "resumed_with", "rl_scratch_version", "optimum", "reward_threshold")
+
+
+def load_config_file(path: str) -> dict:
+    """A TOML or JSON config file as a dict; unknown top-level keys raise ConfigError listing the valid ones."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    try:
+        if file.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            data = tomllib.loads(text)
+    except ValueError as error:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise ConfigError(f"config file {path} does not parse: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table/object of settings")
+    unknown = sorted(set(data) - set(FILE_KEYS) - set(RECORD_KEYS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown key(s) {unknown}; valid keys: {', '.join(FILE_KEYS)} "
+                          "(agent hyperparameters go in a [hyperparameters] table)")
+    for key in ("env_kwargs", "eval_env_kwargs", "hyperparameters"):
+        if key in data and not isinstance(data[key], dict):
+            raise ConfigError(f"config file {path}: {key} must be a table/object, got {data[key]!r}")
+    return {k: v for k, v in data.items() if k not in RECORD_KEYS}
+
+
+# ------------------------------------------------------------- resolution
+@dataclass
+class ResolvedConfig:
+    settings: TrainSettings
+    agent_cls: type
+    agent_config: object
+    hyperparameter_sources: dict[str, str]
+    """hyperparameter -> the layer that set it (default, tuned, config file, flag)"""
+
+    def to_json(self) -> dict:
+        return {**dataclasses.asdict(self.settings), "hyperparameters": dataclasses.asdict(self.agent_config)}
+
+
+def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> ResolvedConfig:
+    """Merge the four layers into settings and an agent config.
+
+    flags: the command-line values that were given (trainer keys, "policy", and
+    "hyperparameters" with text values from --lr/--gamma/--hidden/--set), plus
+    "env_kwargs" parsed from --env-kwarg.
+    """
+    env_name = flags.get("env") or file_values.get("env")
+    if not env_name:
+        raise ConfigError("--env is required, e.g. --env GridWorld (`--list` shows the envs)")
+    env_id = resolve_env_id(str(env_name))
+    user_env_kwargs = {**file_values.get("env_kwargs", {}), **flags.get("env_kwargs", {})}
+
+    probe = make_env(env_id, user_env_kwargs) if env_id not in ENV_DEFAULTS else None
+    table = env_defaults(env_id, probe.observation_space if probe else None)
+    if probe is not None:
+        probe.close()
+
+    agent_name = (flags.get("agent") or file_values.get("agent") or table.agent).lower()
+    agent_cls = agent_class(agent_name)
+    agent_name = agent_cls.name
+    fields = config_fields(agent_cls.Config)
+
+    # Hyperparameters, layer by layer.
+    values, sources = {}, {}
+
+    def apply(layer: dict, source: str, from_text: bool):
+        for key, value in layer.items():
+            if key not in fields:
+                raise ConfigError(f"{source}: {agent_name} has no hyperparameter {key!r}; valid: "
+                                  f"{', '.join(fields)}")
+            default = field_default(fields[key])
+            values[key] = parse_text(value, default, key) if from_text else check_value(value, default, key, source)
+            sources[key] = source
+
+    apply(tuned_hyperparameters(agent_name, env_id), f"tuned table ({agent_name}, {env_id})", False)
+    if table.policy is not None and "policy" in fields:
+        apply({"policy": table.policy}, f"env defaults ({display_name(env_id)})", False)
+    file_hyper = dict(file_values.get("hyperparameters", {}))
+    if "policy" in file_values:
+        file_hyper["policy"] = file_values["policy"]
+    apply(file_hyper, file_name, False)
+    flag_hyper = dict(flags.get("hyperparameters", {}))
+    for key in [k for k in flag_hyper if k not in fields]:
+        flag = {"lr": "--lr", "gamma": "--gamma", "hidden": "--hidden", "policy": "--policy"}.get(key)
+        if flag is not None:
+            raise ConfigError(f"{flag} does not apply to {agent_name}; its hyperparameters: {', '.join(fields)}")
+    apply(flag_hyper, "--set", True)
+
+    if "lr" in values and not values["lr"] > 0:
+        raise ConfigError(f"lr must be > 0, got {values['lr']} (from {sources['lr']})")
+    if "gamma" in values and not 0 <= values["gamma"] <= 1:
+        raise ConfigError(f"gamma must be in [0, 1], got {values['gamma']} (from {sources['gamma']})")
+    try:
+        agent_config = agent_cls.Config(**values)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{agent_name} hyperparameters: {error}") from None
+
+    # Env options: the table's for this agent's input, then the file, then the flags.
+    kind = agent_config.policy if uses_network(agent_cls.Config) else "tabular"
+    env_kwargs = {**table.env_kwargs, **table.input_env_kwargs.get(kind, {}), **user_env_kwargs}
+    eval_env_kwargs = {**table.eval_env_kwargs, **file_values.get("eval_env_kwargs", {})}
+
+    settings = TrainSettings(env=env_id, env_kwargs=env_kwargs, eval_env_kwargs=eval_env_kwargs, agent=agent_name,
+                             eval_every=table.eval_every, eval_episodes=table.eval_episodes)
+    budget_given = any(key in layer for layer in (file_values, flags) for key in ("steps", "episodes"))
+    if not budget_given:
+        settings.steps = table.steps
+    for layer, source in ((file_values, file_name), (flags, "flag")):
+        for key in ("steps", "episodes", "seed", "eval_every", "eval_episodes", "checkpoint_every",
+                    "stop_at_target"):
+            if key in layer and layer[key] is not None:
+                default = field_default(next(f for f in dataclasses.fields(TrainSettings) if f.name == key))
+                setattr(settings, key, check_value(layer[key], 0 if default is None else default, key, source))
+    validate_settings(settings)
+    return ResolvedConfig(settings, agent_cls, agent_config, sources)
+
+
+def validate_settings(settings: TrainSettings) -> None:
+    checks = (("steps", 1), ("episodes", 1), ("eval_episodes", 1), ("eval_every", 0), ("checkpoint_every", 0))
+    for key, lowest in checks:
+        value = getattr(settings, key)
+        if value is not None and value < lowest:
+            word = "positive" if lowest == 1 else "non-negative"
+            raise ConfigError(f"--{key.replace('_', '-')} must be a {word} integer, got {value}")
+    if settings.seed is not None and settings.seed < 0:
+        raise ConfigError(f"--seed must be a non-negative integer, got {settings.seed}")
+
+
+def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None):
+    """gymnasium.make with options; a bad option becomes a ConfigError naming the env."""
+    kwargs = dict(env_kwargs)
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    try:
+        return gymnasium.make(env_id, **kwargs)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"cannot make {env_id} with options {env_kwargs}: {error}") from None
+    except gymnasium.error.Error as error:
+        raise ConfigError(f"cannot make {env_id}: {error}") from None
+
+
+def describe_hyperparameters(config) -> str:
+    """One line: lr=0.001 gamma=0.99 hidden=64,64 ..."""
+    def show(value):
+        if isinstance(value, tuple):
+            return ",".join(map(str, value))
+        if isinstance(value, float) and math.isfinite(value):
+            return f"{value:g}"
+        return str(value)
+
+    return " ".join(f"{k}={show(v)}" for k, v in dataclasses.asdict(config).items())

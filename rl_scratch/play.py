@@ -1,0 +1,343 @@
+"""Watch a trained agent: render its episodes, record them, or generate text.
+
+    python -m rl_scratch.play runs/GridWorld-dqn-20260101-120000
+    python -m rl_scratch.play runs/GridWorld-dqn-20260101-120000/checkpoint.npz --episodes 5 --fps 4
+    python -m rl_scratch.play runs/<run> --record episode.gif        # no display needed
+    python -m rl_scratch.play runs/<NextToken run> --prompt "The agent " --length 200 --temperature 0.8
+
+A run folder gives the env (config.json) and the agent (best.npz, else
+checkpoint.npz; --checkpoint last picks checkpoint.npz). A bare checkpoint file
+takes its env from the config.json beside it, or from --env. On GridWorld the
+cells are shaded by the agent's state values and show its greedy action.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rl_scratch import config as cfg
+from rl_scratch import runs
+from rl_scratch.config import ConfigError
+from rl_scratch.runs import RunFolderError
+
+EXIT_USAGE = 2
+VIDEO_SUFFIXES = (".gif", ".mp4")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write(f"error: {message} (see --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m rl_scratch.play",
+                description="Render a trained agent's episodes (pygame window), record them to a GIF, "
+                            "or generate text on NextToken.")
+    p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", help="a run folder or an agent .npz checkpoint")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="for a run folder: best.npz (default, falls back to the last) or checkpoint.npz")
+    p.add_argument("--episodes", type=int, default=3, help="episodes to play (default 3)")
+    p.add_argument("--fps", type=float, help="frames per second (default: the env's render_fps)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=True,
+                      help="greedy actions (default)")
+    mode.add_argument("--stochastic", dest="deterministic", action="store_false",
+                      help="sample actions as in training")
+    p.add_argument("--seed", type=int, default=0, help="seed of the episodes (default 0)")
+    p.add_argument("--record", metavar="FILE", help="write the frames to FILE (.gif; .mp4 needs imageio-ffmpeg) "
+                                                    "instead of opening a window")
+    p.add_argument("--env", help="env for a checkpoint without a config.json beside it (short name or id)")
+    p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
+                   help="gymnasium.make option, repeatable (with --env)")
+    p.add_argument("--no-overlay", action="store_true", help="GridWorld: do not shade values or draw the policy")
+    text = p.add_argument_group("NextToken text generation")
+    text.add_argument("--prompt", help="text to continue (default: the start of the corpus)")
+    text.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
+    text.add_argument("--temperature", type=float, default=1.0,
+                      help="sampling temperature; 0 picks the most likely character (default 1.0)")
+    return p
+
+
+# ---------------------------------------------------------------- window
+class FrameWindow:
+    """A pygame window that shows (H, W, 3) uint8 frames at `fps`, opened on the first frame.
+
+    Events are pumped on every frame so the window stays responsive; closing it
+    sets `closed_by_user` (callers stop drawing) instead of killing the program.
+    """
+
+    def __init__(self, title: str, fps: float):
+        self.title, self.fps = title, fps
+        self.screen = self.clock = None
+        self.closed_by_user = False
+
+    def show(self, frame: np.ndarray) -> None:
+        if self.closed_by_user or frame is None:
+            return
+        import os
+
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+
+        if self.screen is None:
+            pygame.display.init()
+            pygame.display.set_caption(self.title)
+            self.screen = pygame.display.set_mode((frame.shape[1], frame.shape[0]))
+            self.clock = pygame.time.Clock()
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                self.close()
+                self.closed_by_user = True
+                return
+        self.screen.blit(pygame.surfarray.make_surface(frame.transpose(1, 0, 2)), (0, 0))
+        pygame.display.flip()
+        self.clock.tick(self.fps)
+
+    def close(self) -> None:
+        if self.screen is not None:
+            import pygame
+
+            pygame.display.quit()
+            self.screen = self.clock = None
+
+
+# ------------------------------------------------------------- overlay
+def state_value(agent, obs) -> float | None:
+    """The agent's value of one observation: V(s), max_a Q(s, a), or None if it keeps neither.
+
+    Covers the agent kinds by what they hold: a Q-table, a planner's value table,
+    a Q-network (`q_values`) or a critic (`value_of`) behind the agent's encoder.
+    """
+    if callable(getattr(agent, "state_value", None)):
+        return float(agent.state_value(obs))
+    if isinstance(getattr(agent, "q_table", None), np.ndarray):
+        return float(agent.q_table[int(obs)].max())
+    if isinstance(getattr(agent, "values", None), np.ndarray):
+        return float(agent.values[int(obs)])
+    encoder = getattr(agent, "encoder", None)
+    if encoder is None or not hasattr(encoder, "one"):
+        return None
+    features = encoder.one(obs)
+    normalizer = getattr(agent, "normalizer", None)
+    if normalizer is not None:
+        features = normalizer.normalize(features)
+    if callable(getattr(agent, "value_of", None)):
+        return float(np.asarray(agent.value_of(features)).reshape(-1)[0])
+    if callable(getattr(agent, "q_values", None)):
+        return float(np.asarray(agent.q_values(features))[0].max())
+    return None
+
+
+def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
+    """Values and greedy actions of every floor cell of a GridWorld, for `set_overlay`.
+
+    Each cell's observation comes from `reset(options={"state": s})` on `env`, so
+    it works for every obs_mode. Non-floor cells get value 0 and action 0 (not drawn).
+    """
+    base = env.unwrapped
+    floor = np.flatnonzero(np.isin(base.grid.ravel(), ["S", "."]))
+    values = np.zeros(base.n_states)
+    policy = np.zeros(base.n_states, dtype=np.int64)
+    known = True
+    for s in floor:
+        obs, _ = env.reset(options={"state": int(s)})
+        policy[s] = agent.act(obs, deterministic=True)
+        value = state_value(agent, obs) if known else None
+        known = value is not None
+        values[s] = value if known else 0.0
+    return (values if known else None), policy
+
+
+# ------------------------------------------------------------- loading
+def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[str]):
+    """(agent, env id, env kwargs, checkpoint path) from a run folder or a checkpoint file."""
+    from rl_scratch.agents.registry import load_agent
+
+    path = Path(path_text)
+    if path.is_dir():
+        candidates = ([path / runs.BEST_FILE] if checkpoint == "best" else []) + [path / runs.CHECKPOINT_FILE]
+        ckpt = next((c for c in candidates if c.exists()), None)
+        if ckpt is None:
+            raise ConfigError(f"{path} holds no checkpoint (best.npz or checkpoint.npz): is it a run folder?")
+        config_path = path / runs.CONFIG_FILE
+    elif path.exists():
+        ckpt, config_path = path, path.parent / runs.CONFIG_FILE
+    else:
+        raise ConfigError(f"{path} does not exist (expected a run folder or a .npz checkpoint)")
+
+    if env_name is not None:
+        env_id = cfg.resolve_env_id(env_name)
+        env_kwargs = cfg.parse_env_kwargs(cfg.parse_assignments(env_kwarg, "--env-kwarg"))
+    elif config_path.exists():
+        record = runs.read_json(config_path)
+        if "env" not in record:
+            raise ConfigError(f"{config_path} names no env; pass --env")
+        env_id = record["env"]
+        env_kwargs = {**record.get("env_kwargs", {}), **record.get("eval_env_kwargs", {})}
+    else:
+        raise ConfigError(f"{ckpt} has no config.json beside it; pass --env (and --env-kwarg) to say which env "
+                          "it was trained on")
+    try:
+        agent = load_agent(ckpt)
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"cannot load {ckpt}: {error}") from None
+    return agent, env_id, env_kwargs, ckpt
+
+
+# ------------------------------------------------------------- writing
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    if path.suffix.lower() == ".gif":
+        from PIL import Image
+
+        images = [Image.fromarray(frame) for frame in frames]
+        images[0].save(path, save_all=True, append_images=images[1:], duration=max(20, round(1000 / fps)), loop=0)
+        return
+    import imageio_ffmpeg
+
+    height, width = frames[0].shape[:2]
+    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps)
+    writer.send(None)
+    for frame in frames:
+        writer.send(np.ascontiguousarray(frame))
+    writer.close()
+
+
+def check_record_path(path: Path) -> None:
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise ConfigError(f"--record {path}: unsupported file type {suffix or '(none)'!r}; use .gif "
+                          "(or .mp4 with imageio-ffmpeg installed)")
+    if suffix == ".mp4":
+        try:
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"--record {path}: writing .mp4 needs the imageio-ffmpeg package "
+                              "(pip install imageio-ffmpeg); record a .gif instead") from None
+    if not path.parent.exists():
+        raise ConfigError(f"--record {path}: folder {path.parent} does not exist")
+
+
+# ---------------------------------------------------------------- text
+def generate_text(agent, env, prompt: str | None, length: int, temperature: float, seed: int) -> str:
+    """Continue `prompt` by `length` characters.
+
+    Uses the agent's own `generate(prompt, length, temperature, rng)` when it has
+    one (language models); otherwise feeds the agent a sliding window of the last
+    `context` characters and takes its action as the next character (greedy at
+    temperature 0, else sampled with the agent's policy).
+    """
+    rng = np.random.default_rng(seed)
+    base = env.unwrapped
+    tokenizer, context = base.tokenizer, base.context
+    if prompt is None:
+        prompt = tokenizer.decode(base.dataset("train")[:context])
+    try:
+        ids = list(tokenizer.encode(prompt))
+    except ValueError as error:
+        raise ConfigError(f"--prompt: {error}") from None
+    if callable(getattr(agent, "generate", None)):
+        text = agent.generate(prompt, length, temperature, rng)
+        return text if text.startswith(prompt) else prompt + text
+    pad = tokenizer.stoi.get(" ", 0)
+    for _ in range(length):
+        window = ids[-context:]
+        obs = np.array([pad] * (context - len(window)) + window, dtype=np.int64)
+        ids.append(agent.act(obs, deterministic=temperature == 0))
+    return tokenizer.decode(np.array(ids))
+
+
+# ---------------------------------------------------------------- main
+def play(args) -> int:
+    from rl_scratch.agents.checkpoint import ensure_compatible
+
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes must be a positive integer, got {args.episodes}")
+    if args.fps is not None and not args.fps > 0:
+        raise ConfigError(f"--fps must be > 0, got {args.fps}")
+    record = Path(args.record) if args.record else None
+    if record is not None:
+        check_record_path(record)
+    agent, env_id, env_kwargs, ckpt = load(args.path, args.checkpoint, args.env, args.env_kwarg)
+    is_text = env_id.endswith("NextToken-v0") or args.prompt is not None
+    env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array")
+    try:
+        ensure_compatible(agent, env)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    print(f"Loaded {agent.name} from {ckpt} ({getattr(agent, 'steps', 0)} training steps); env {env_id}"
+          + (f" {env_kwargs}" if env_kwargs else ""))
+
+    if is_text:
+        if not hasattr(env.unwrapped, "tokenizer"):
+            raise ConfigError(f"--prompt needs a text env (NextToken); {env_id} is not one")
+        if args.length < 1 or args.temperature < 0:
+            raise ConfigError("--length must be >= 1 and --temperature >= 0")
+        print(generate_text(agent, env, args.prompt, args.length, args.temperature, args.seed))
+        env.close()
+        return 0
+
+    base = env.unwrapped
+    if hasattr(base, "set_overlay") and not args.no_overlay:
+        probe = cfg.make_env(env_id, env_kwargs)
+        values, policy = grid_values_and_policy(agent, probe)
+        probe.close()
+        base.set_overlay(values, policy)
+    fps = args.fps or env.metadata.get("render_fps") or 30
+    window = None if record is not None else FrameWindow(f"rl-scratch: {agent.name} on {env_id}", fps)
+    frames: list[np.ndarray] = []
+    returns = []
+    for episode in range(args.episodes):
+        obs, _ = env.reset(seed=args.seed if episode == 0 else None)
+        if episode == 0:
+            env.action_space.seed(args.seed)
+        total, length, done = 0.0, 0, False
+        frame = env.render()
+        while True:
+            if window is not None:
+                window.show(frame)
+            else:
+                frames.append(frame)
+            if done or (window is not None and window.closed_by_user):
+                break
+            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=args.deterministic))
+            total += float(reward)
+            length += 1
+            done = terminated or truncated
+            frame = env.render()
+        if window is None:
+            frames.extend([frame] * max(1, int(fps // 2)))  # hold the last frame half a second
+        returns.append(total)
+        print(f"episode {episode + 1}: return {total:.3f}, length {length}")
+        if window is not None and window.closed_by_user:
+            break
+    if len(returns) > 1:
+        print(f"mean return {np.mean(returns):.3f} +- {np.std(returns):.3f} over {len(returns)} episodes")
+    env.close()
+    if window is not None:
+        window.close()
+    if record is not None:
+        try:
+            write_video(record, frames, fps)
+        except OSError as error:
+            raise ConfigError(f"cannot write {record}: {error.strerror or error}") from None
+        print(f"Recorded {len(frames)} frames to {shlex.quote(str(record))}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return play(args)
+    except (ConfigError, RunFolderError) as error:
+        sys.stderr.write(f"error: {error}\n")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Run folders: where a training run keeps its config, metrics, checkpoints and pictures.
+
+A run folder (`runs/<env>-<agent>-<timestamp>/`) holds
+
+    config.json          the resolved configuration and the command line(s) that made it
+    metrics.csv          one row per training episode (METRIC_COLUMNS)
+    evaluations.csv      one row per periodic evaluation (EVAL_COLUMNS)
+    checkpoint.npz       the latest agent (saved periodically and at the end)
+    best.npz             the agent with the best periodic evaluation so far
+    trainer_state.json   what `--resume` needs beyond the agent: best score, wall time
+    learning_curve.png   return vs steps
+    eval.json            the final evaluation summary
+
+Every file that is rewritten goes through a temporary file and `os.replace`, so a
+crash leaves the previous version or the new one, never half of one. The CSV logs
+are only appended to.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+EVALUATIONS_FILE = "evaluations.csv"
+CHECKPOINT_FILE = "checkpoint.npz"
+BEST_FILE = "best.npz"
+STATE_FILE = "trainer_state.json"
+CURVE_FILE = "learning_curve.png"
+SUMMARY_FILE = "eval.json"
+
+# wall_time is last and the only column that differs between two runs with the same seed.
+METRIC_COLUMNS = ("step", "episode", "return", "length", "loss", "epsilon", "entropy", "lr", "wall_time")
+EVAL_COLUMNS = ("step", "episode", "mean_return", "std_return", "success_rate", "wall_time")
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class RunFolderError(Exception):
+    """A run folder cannot be created, written or read; the message says which and why."""
+
+
+# ---------------------------------------------------------------- writing
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give what open() would
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_json(path, data) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, default=_json_default) + "\n").encode("utf-8"))
+
+
+def _json_default(value):
+    """NumPy scalars and tuples inside configs; anything else is a bug worth a clear message."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} to JSON")
+
+
+def read_json(path) -> dict:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path} is not readable JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{path} should hold a JSON object, found {type(data).__name__}")
+    return data
+
+
+def create_run_folder(out: str | None, env_name: str, agent_name: str, root: str = "runs") -> Path:
+    """Make the run folder: `out` if given, else `<root>/<env>-<agent>-<timestamp>[-n]`.
+
+    An `out` that already holds a run is refused (resume it with --resume instead);
+    a folder that cannot be created or written raises RunFolderError.
+    """
+    if out is not None:
+        folder = Path(out)
+        if (folder / CONFIG_FILE).exists():
+            raise RunFolderError(f"{folder} already holds a run: continue it with --resume {folder}, "
+                                 "or choose another --out")
+    else:
+        stem = f"{_safe_name(env_name)}-{agent_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        folder = Path(root) / stem
+        n = 2
+        while folder.exists():
+            folder = Path(root) / f"{stem}-{n}"
+            n += 1
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise RunFolderError(f"cannot write to output folder {folder}: {error.strerror or error}") from None
+    return folder
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+class CsvLog:
+    """Append-only CSV with a fixed header; None is written as an empty cell.
+
+    Floats are written with `repr`, the shortest text that reads back to the same
+    number, so two runs with the same seed give byte-identical columns.
+    """
+
+    def __init__(self, path, columns: tuple[str, ...]):
+        self.path = Path(path)
+        self.columns = columns
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        if not new:
+            with open(self.path, newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f), [])
+            if tuple(header) != columns:
+                raise RunFolderError(f"{self.path} has columns {header}, expected {list(columns)}")
+        self._file = open(self.path, "a", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file)
+        if new:
+            self._writer.writerow(columns)
+
+    def write(self, row: dict) -> None:
+        self._writer.writerow([_cell(row.get(name)) for name in self.columns])
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    if hasattr(value, "item"):  # NumPy scalar
+        return _cell(value.item())
+    return str(value)
+
+
+def read_csv(path) -> dict[str, list]:
+    """Columns of a CsvLog file as lists of floats (None for empty cells); {} if the file is missing."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return {}
+    header, body = rows[0], rows[1:]
+    columns: dict[str, list] = {name: [] for name in header}
+    for row in body:
+        if len(row) != len(header):  # a line cut short by a crash
+            continue
+        for name, cell in zip(header, row):
+            columns[name].append(float(cell) if cell != "" else None)
+    return columns
+
+
+# --------------------------------------------------------------- plotting
+def smooth(values: list[float], window: int) -> list[float]:
+    """Trailing moving average: point i averages values[max(0, i - window + 1) : i + 1]."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot_learning_curve(path, metrics: dict, evaluations: dict, title: str,
+                        target: float | None = None, target_label: str | None = None) -> None:
+    """Episode return vs env steps: raw (faint), smoothed, evaluation points, and a dashed target line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    steps, returns = metrics.get("step", []), metrics.get("return", [])
+    if returns:
+        window = max(1, min(100, len(returns) // 20))
+        ax.plot(steps, returns, color="tab:blue", alpha=0.25, linewidth=0.8, label="episode return")
+        ax.plot(steps, smooth(returns, window), color="tab:blue", linewidth=2,
+                label=f"moving average ({window} episodes)")
+    eval_steps, eval_returns = evaluations.get("step", []), evaluations.get("mean_return", [])
+    if eval_returns:
+        ax.plot(eval_steps, eval_returns, "o-", color="tab:orange", markersize=4, linewidth=1,
+                label="evaluation (deterministic)")
+    if target is not None:
+        ax.axhline(target, color="tab:green", linestyle="--", linewidth=1.2, label=target_label)
+    if not returns and not eval_returns:
+        ax.text(0.5, 0.5, "no finished episodes yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
