@@ -91,17 +91,24 @@ class EnvDefaults:
     """episodes per evaluation"""
 
 
+# DQN with a 2-layer MLP on one-hot cells: the greedy policy first walks the
+# optimal 8-step path (return 0.93) after about 1.5k-4k steps (seeds 0-3); 8k
+# steps leave room for the epsilon schedule to settle. A few seconds on 2 cores.
+_GRID = EnvDefaults(
+    agent="dqn", policy="mlp", steps=8_000,
+    input_env_kwargs={"tabular": {"obs_mode": "index"}, "mlp": {"obs_mode": "onehot"},
+                      "attention": {"obs_mode": "grid"}},
+    eval_every=500, eval_episodes=5,
+)
+
 # Env id -> defaults. Each entry says why and what it reaches.
 ENV_DEFAULTS: dict[str, EnvDefaults] = {
-    # DQN with a 2-layer MLP on one-hot cells: the greedy policy first walks the
-    # optimal 8-step path (return 0.93) after about 1.5k-4k steps (seeds 0-3); 8k
-    # steps leave room for the epsilon schedule to settle. A few seconds on 2 cores.
-    "rl_scratch/GridWorld-v0": EnvDefaults(
-        agent="dqn", policy="mlp", steps=8_000,
-        input_env_kwargs={"tabular": {"obs_mode": "index"}, "mlp": {"obs_mode": "onehot"},
-                          "attention": {"obs_mode": "grid"}},
-        eval_every=500, eval_episodes=5,
-    ),
+    "rl_scratch/GridWorld-v0": _GRID,
+    # The other maps share the GridWorld choices with budgets scaled to their size.
+    **{env_id: dataclasses.replace(_GRID, steps=steps, eval_every=steps // 10) for env_id, steps in (
+        ("rl_scratch/GridWorld-Slippery-v0", 20_000), ("rl_scratch/GridWorld-8x8-v0", 30_000),
+        ("rl_scratch/GridWorld-FourRooms-v0", 50_000), ("rl_scratch/GridWorld-Cliff-v0", 30_000),
+        ("rl_scratch/GridWorld-Maze-v0", 100_000), ("rl_scratch/GridWorld-Large-v0", 100_000))},
     # One-step episodes; evaluation plays the 30 held-out test flowers once (test accuracy).
     "rl_scratch/Iris-v0": EnvDefaults(
         agent="reinforce", policy="mlp", steps=20_000, eval_env_kwargs={"split": "test"},
@@ -115,12 +122,6 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
     "CartPole-v1": EnvDefaults(agent="dqn", policy="mlp", steps=50_000, eval_every=5_000, eval_episodes=10),
     "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=100_000, eval_every=10_000, eval_episodes=100),
 }
-# Grid variants share the GridWorld choices with bigger budgets (more states to reach).
-for _env_id, _steps in (("rl_scratch/GridWorld-Slippery-v0", 20_000), ("rl_scratch/GridWorld-8x8-v0", 30_000),
-                        ("rl_scratch/GridWorld-FourRooms-v0", 50_000), ("rl_scratch/GridWorld-Cliff-v0", 30_000),
-                        ("rl_scratch/GridWorld-Maze-v0", 100_000), ("rl_scratch/GridWorld-Large-v0", 100_000)):
-    ENV_DEFAULTS[_env_id] = dataclasses.replace(ENV_DEFAULTS["rl_scratch/GridWorld-v0"], steps=_steps,
-                                                eval_every=_steps // 10)
 
 
 def env_defaults(env_id: str, observation_space) -> EnvDefaults:
@@ -203,7 +204,7 @@ def parse_text(text: str, default, key: str):
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         kind = _type_name(default)
-        raise ConfigError(f"{key}={text!r} is not {kind}") from None
+        raise ConfigError(f"{key}={text!r}: expected {kind}") from None
 
 
 def check_value(value, default, key: str, source: str):

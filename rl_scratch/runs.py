@@ -40,7 +40,7 @@ METRIC_COLUMNS = ("step", "episode", "return", "length", "loss", "epsilon", "ent
 EVAL_COLUMNS = ("step", "episode", "mean_return", "std_return", "success_rate", "wall_time")
 
 
-_UMASK = os.umask(0)
+_UMASK = os.umask(0)  # reading the umask means setting it; put it straight back
 os.umask(_UMASK)
 
 

@@ -446,8 +446,8 @@ class Trainer:
             print(f"Best evaluation: {self.state.best_return:.3f} at step {self.state.best_step} (best.npz)")
         print(f"Run folder: {self.folder}")
         if interrupted:
-            print(f"Resume with: python -m rl_scratch.train --resume {shlex.quote(str(self.folder))} "
-                  f"--steps {max(self.settings.steps or 0, steps + 1)}")
+            print(f"Resume with: python -m rl_scratch.train --resume {shlex.quote(str(self.folder))}"
+                  "  (add --steps N for a new total)")
         print(f"Watch it:    python -m rl_scratch.play {shlex.quote(str(self.folder))}")
 
 
