@@ -15,7 +15,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from .tensor import DEFAULT_DTYPE, Tensor
+from .tensor import ARRAY_ACTIVATIONS, DEFAULT_DTYPE, Tensor, is_grad_enabled
 
 
 class Parameter(Tensor):
@@ -274,17 +274,33 @@ class MLP(Module):
         ]
         self._hidden = ACTIVATIONS[activation]()
         self._output = ACTIVATIONS[output_activation]() if output_activation else None
+        self._hidden_array = ARRAY_ACTIVATIONS[activation]
+        self._output_array = ARRAY_ACTIVATIONS[output_activation or "identity"]
 
     def forward(self, x: Tensor) -> Tensor:
-        # Calls the fused op directly, not through each Linear module: this runs once per env step.
+        if not is_grad_enabled():
+            return Tensor(self._forward_array(x.data if isinstance(x, Tensor) else x))
         if not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.layers[0].weight.dtype)
+        # Calls the fused op directly, not through each Linear module.
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             x = F.linear(x, layer.weight, layer.bias, layer)
             if i < last:
                 x = self._hidden.forward(x)
         return self._output.forward(x) if self._output is not None else x
+
+    def _forward_array(self, x) -> np.ndarray:
+        """The same network on plain arrays, without a graph: policies call this once per env step."""
+        first = self.layers[0].weight.data
+        x = np.asarray(x, dtype=first.dtype)
+        if x.shape[-1:] != first.shape[:1]:
+            F.linear(Tensor(x), self.layers[0].weight, None, self.layers[0])  # raises the shape error
+        hidden = self._hidden_array
+        for layer in self.layers[:-1]:
+            x = hidden(x @ layer.weight.data + layer.bias.data)
+        last = self.layers[-1]
+        return self._output_array(x @ last.weight.data + last.bias.data)
 
     def extra_repr(self) -> str:
         return f"{self.sizes}, activation={self.activation!r}"
