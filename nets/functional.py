@@ -120,7 +120,9 @@ def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    return loss
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
@@ -179,7 +181,9 @@ def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean", eps: fl
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    return loss
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def dropout(x: Tensor, p: float, rng: np.random.Generator, training: bool = True) -> Tensor:

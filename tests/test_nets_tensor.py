@@ -355,6 +355,13 @@ def test_where_gradients(shape_a, shape_b):
     gradcheck(lambda x, y: where(condition, x, y), [leaf(a), leaf(b)])
 
 
+def test_where_with_a_python_number_keeps_the_tensor_dtype():
+    x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    condition = np.array([True, False, True])
+    assert where(condition, x, 0.0).dtype == np.float32
+    assert where(condition, 0.0, x).dtype == np.float32
+
+
 @pytest.mark.parametrize("mask_shape", [(2, 3), (3,), (2, 1)])
 def test_masked_fill_gradients(mask_shape):
     rng = np.random.default_rng(0)
@@ -437,6 +444,19 @@ def test_cross_entropy_rejects_bad_targets():
         F.cross_entropy(logits, np.array([0, 1]))
     with pytest.raises(ValueError, match="reduction"):
         F.cross_entropy(logits, np.array([0, 1, 2]), reduction="average")
+
+
+@pytest.mark.parametrize("loss", [
+    lambda x, reduction: F.cross_entropy(x, np.array([0, 1]), reduction=reduction),
+    lambda x, reduction: F.nll_loss(x.log_softmax(-1), np.array([0, 1]), reduction=reduction),
+    lambda x, reduction: F.mse_loss(x, np.zeros((2, 3)), reduction=reduction),
+    lambda x, reduction: F.huber_loss(x, np.zeros((2, 3)), reduction=reduction),
+    lambda x, reduction: F.binary_cross_entropy_with_logits(x, np.zeros((2, 3)), reduction=reduction),
+    lambda x, reduction: F.binary_cross_entropy(x.sigmoid(), np.zeros((2, 3)), reduction=reduction),
+], ids=["cross_entropy", "nll", "mse", "huber", "bce_with_logits", "bce"])
+def test_every_loss_rejects_an_unknown_reduction(loss):
+    with pytest.raises(ValueError, match="'avg'"):
+        loss(leaf(np.zeros((2, 3))), "avg")
 
 
 @pytest.mark.parametrize("axis", [-1, 0])
