@@ -416,11 +416,7 @@ class Tensor:
         return out
 
     def sigmoid(self) -> "Tensor":
-        x = self.data
-        # exp of a non-positive number never overflows
-        e = np.exp(-np.abs(x))
-        data = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-        out = Tensor._result(data, (self,), "sigmoid")
+        out = Tensor._result(sigmoid_array(self.data), (self,), "sigmoid")
         if out.requires_grad:
             def _backward():
                 self._accumulate(out.grad * out.data * (1 - out.data))
@@ -430,13 +426,11 @@ class Tensor:
     def gelu(self) -> "Tensor":
         """GELU, tanh approximation (PyTorch's `approximate='tanh'`)."""
         x = self.data
-        c = math.sqrt(2 / math.pi)
-        inner = c * (x + 0.044715 * x ** 3)
-        t = np.tanh(inner)
-        out = Tensor._result(0.5 * x * (1 + t), (self,), "gelu")
+        y, t = _gelu_parts(x)
+        out = Tensor._result(y, (self,), "gelu")
         if out.requires_grad:
             def _backward():
-                d_inner = c * (1 + 3 * 0.044715 * x * x)
+                d_inner = _GELU_C * (1 + 3 * 0.044715 * x * x)
                 local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
                 self._accumulate(out.grad * local)
             out._backward = _backward
@@ -557,6 +551,30 @@ class Tensor:
                 self._accumulate(unbroadcast(np.where(mask, 0, out.grad), self.data.shape))
             out._backward = _backward
         return out
+
+
+def sigmoid_array(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))  # exp of a non-positive number never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+_GELU_C = math.sqrt(2 / math.pi)
+
+
+def _gelu_parts(x: np.ndarray):
+    """GELU (tanh approximation) and the tanh term its backward reuses."""
+    t = np.tanh(_GELU_C * (x + 0.044715 * x ** 3))
+    return 0.5 * x * (1 + t), t
+
+
+# The forward math of each activation on plain arrays, for graph-free inference paths.
+ARRAY_ACTIVATIONS = {
+    "relu": lambda x: np.maximum(x, 0),
+    "tanh": np.tanh,
+    "sigmoid": sigmoid_array,
+    "gelu": lambda x: _gelu_parts(x)[0],
+    "identity": lambda x: x,
+}
 
 
 def _creation_key(tensor: Tensor) -> int:
