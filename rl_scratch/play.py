@@ -171,9 +171,17 @@ def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[
     else:
         raise ConfigError(f"{path} does not exist (expected a run folder or a .npz checkpoint)")
 
+    try:
+        agent = load_agent(ckpt)
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"cannot load {ckpt}: {error}") from None
     if env_name is not None:
+        # The env table's options for this agent's input (GridWorld: obs_mode), then the user's.
         env_id = cfg.resolve_env_id(env_name)
-        env_kwargs = cfg.parse_env_kwargs(cfg.parse_assignments(env_kwarg, "--env-kwarg"))
+        table = cfg.ENV_DEFAULTS.get(env_id, cfg.EnvDefaults(agent=agent.name))
+        kind = getattr(agent.config, "policy", None) or "tabular"
+        env_kwargs = {**table.env_kwargs, **table.input_env_kwargs.get(kind, {}), **table.eval_env_kwargs,
+                      **cfg.parse_env_kwargs(cfg.parse_assignments(env_kwarg, "--env-kwarg"))}
     elif config_path.exists():
         record = runs.read_json(config_path)
         if "env" not in record:
@@ -183,10 +191,6 @@ def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[
     else:
         raise ConfigError(f"{ckpt} has no config.json beside it; pass --env (and --env-kwarg) to say which env "
                           "it was trained on")
-    try:
-        agent = load_agent(ckpt)
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"cannot load {ckpt}: {error}") from None
     return agent, env_id, env_kwargs, ckpt
 
 

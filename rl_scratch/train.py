@@ -21,6 +21,7 @@ import math
 import shlex
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -203,8 +204,9 @@ class Progress:
         else:
             print(text, flush=True)
 
-    def close(self) -> None:
+    def close(self, step: int) -> None:
         if self.bar is not None:
+            self.bar.update(step - self.bar.n)  # steps after the last finished episode
             self.bar.close()
 
 
@@ -356,15 +358,18 @@ class Trainer:
         self.start_time = time.perf_counter()
         first_step = self.agent.steps
         self.progress = Progress(s.steps, first_step)
-        previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        # Signal handlers can only be set from the main thread (main() may be called from another).
+        handles_sigint = threading.current_thread() is threading.main_thread()
+        previous_handler = signal.signal(signal.SIGINT, self._on_sigint) if handles_sigint else None
         interrupted = False
         try:
             self.agent.learn(self.make_env, total_steps, callback=self.on_episode)
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            self.progress.close()
-            signal.signal(signal.SIGINT, previous_handler)
+            self.progress.close(self.agent.steps)
+            if handles_sigint:
+                signal.signal(signal.SIGINT, previous_handler)
         interrupted = interrupted or self.stop_requested
         self.save_checkpoint()
         summary = self.finish(interrupted, first_step)
