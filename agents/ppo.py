@@ -1,0 +1,256 @@
+"""PPO: proximal policy optimization with a clipped surrogate objective.
+
+References: Schulman et al., "Proximal Policy Optimization Algorithms" (2017);
+Huang et al., "The 37 Implementation Details of Proximal Policy Optimization"
+(ICLR blog track 2022), whose checklist this follows: vector envs, GAE with
+correct truncation bootstrapping, minibatch epochs, per-minibatch advantage
+normalization, clipped surrogate, optional value clipping, entropy bonus, global
+gradient clipping, Adam eps 1e-5, learning-rate annealing, orthogonal init,
+optional observation normalization and target-KL early stop.
+Spaces: Discrete or Box observations, Discrete actions.
+
+    ratio   = exp(log pi(a|s) - log pi_old(a|s))
+    pg_loss = -mean(min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A))
+    loss    = pg_loss - ent_coef * entropy + vf_coef * value_loss
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
+
+from .common import ObsEncoder, check_total_steps, finite_or_none, normalize, require_discrete_actions, sample_categorical
+from .normalize import RunningMeanStd
+from .policies import POLICIES
+from .rollout import (ActorCritic, RolloutBuffer, VectorCollector, categorical_log_probs, explained_variance,
+                      load_actor_critic, mean_entropy, save_actor_critic, value_loss)
+
+
+@dataclass
+class PPOConfig:
+    gamma: float = 0.99
+    """discount factor"""
+    gae_lambda: float = 0.95
+    """GAE lambda: 0 is one-step TD advantages, 1 is Monte Carlo returns minus the value"""
+    lr: float = 3e-4
+    """Adam learning rate (at the start, when annealed)"""
+    anneal_lr: bool = True
+    """decay the learning rate linearly to 0 at total_steps"""
+    n_envs: int = 4
+    """parallel envs in the vector env"""
+    n_steps: int = 128
+    """steps per env per rollout (a rollout holds n_envs * n_steps transitions)"""
+    batch_size: int = 128
+    """minibatch size of the gradient steps"""
+    n_epochs: int = 4
+    """passes over each rollout"""
+    clip_range: float = 0.2
+    """surrogate clip: the ratio is kept within [1 - clip_range, 1 + clip_range]"""
+    anneal_clip: bool = False
+    """decay clip_range linearly to 0 at total_steps (rl-zoo's 'lin_0.2')"""
+    clip_value: float = 0.0
+    """> 0: clip value updates to this distance from the rollout's values; 0: no value clipping"""
+    ent_coef: float = 0.0
+    """entropy bonus weight"""
+    vf_coef: float = 0.5
+    """value loss weight"""
+    max_grad_norm: float = 0.5
+    """clip the global gradient norm to this"""
+    target_kl: float = 0.0
+    """> 0: stop the update epochs once the approximate KL to the rollout policy exceeds 1.5 * target_kl"""
+    normalize_advantages: bool = True
+    """normalize advantages within each minibatch"""
+    normalize_obs: bool = False
+    """normalize observations with running mean/std statistics (saved in checkpoints)"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden layer sizes of the actor and critic"""
+    activation: str = "tanh"
+    """hidden activation"""
+    shared: bool = False
+    """one trunk with two heads instead of separate actor and critic networks"""
+    policy: str = "mlp"
+    """network over the observation: mlp, or attention for (tokens, features) observations"""
+    attention_dim: int = 32
+    """attention policy: token embedding size"""
+    attention_heads: int = 2
+    """attention policy: heads per layer"""
+    attention_layers: int = 1
+    """attention policy: number of encoder layers"""
+    async_envs: bool = False
+    """step the envs in subprocesses (AsyncVectorEnv): worth it only for slow envs"""
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        for name in ("n_envs", "n_steps", "batch_size", "n_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size > self.n_envs * self.n_steps:
+            raise ValueError(f"batch_size {self.batch_size} is larger than a rollout (n_envs * n_steps = "
+                             f"{self.n_envs * self.n_steps}): lower batch_size or raise n_steps")
+        if not 0 <= self.gae_lambda <= 1 or not 0 <= self.gamma <= 1:
+            raise ValueError(f"gamma and gae_lambda must be in [0, 1], got {self.gamma} and {self.gae_lambda}")
+        if self.clip_range <= 0:
+            raise ValueError(f"clip_range must be > 0, got {self.clip_range}")
+
+
+def clipped_surrogate_loss(logits: Tensor, actions: np.ndarray, old_log_probs: np.ndarray,
+                           advantages: np.ndarray, clip_range: float) -> tuple[Tensor, dict]:
+    """PPO's clipped policy loss as one fused node, plus (approx_kl, clip_fraction).
+
+    The gradient reaches log pi(a|s) only where the unclipped term is the minimum:
+    d loss / d log pi_i = -ratio_i * A_i / B there, 0 elsewhere; and
+    d log pi_i / d logits_i = onehot(a_i) - softmax(logits_i).
+    approx_kl is the low-variance estimator mean((ratio - 1) - log ratio) (Schulman's blog).
+    """
+    z = logits.data
+    n = z.shape[0]
+    rows = np.arange(n)
+    logp_all = categorical_log_probs(z)
+    log_ratio = logp_all[rows, actions] - old_log_probs
+    ratio = np.exp(log_ratio)
+    advantages = advantages.astype(z.dtype, copy=False)
+    unclipped = ratio * advantages
+    clipped = np.clip(ratio, 1.0 - clip_range, 1.0 + clip_range) * advantages
+    active = unclipped <= clipped
+    out = Tensor._result(np.asarray(-np.minimum(unclipped, clipped).mean(), dtype=z.dtype), (logits,),
+                         "clipped_surrogate")
+    if out.requires_grad:
+        def _backward():
+            d_logp = np.where(active, -unclipped, 0.0) * (out.grad / n)  # (B,)
+            grad = -np.exp(logp_all) * d_logp[:, None]
+            grad[rows, actions] += d_logp
+            logits._accumulate(grad)
+        out._backward = _backward
+    stats = {"approx_kl": float(np.mean(ratio - 1.0 - log_ratio)),
+             "clip_fraction": float(np.mean(np.abs(ratio - 1.0) > clip_range))}
+    return out, stats
+
+
+class PPO:
+    name = "ppo"
+    Config = PPOConfig
+
+    def __init__(self, observation_space, action_space, config: PPOConfig | None = None, seed: int = 0):
+        self.config = c = config if config is not None else self.Config()
+        self.observation_space, self.action_space = observation_space, action_space
+        self.n_actions = require_discrete_actions(action_space, self.name)
+        self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
+        self.rng = np.random.default_rng(seed)
+        self.net = ActorCritic(self.encoder.shape, self.n_actions, c.hidden, self.rng, activation=c.activation,
+                               shared=c.shared, policy=c.policy, attention_dim=c.attention_dim,
+                               attention_heads=c.attention_heads, attention_layers=c.attention_layers)
+        self.optimizer = Adam(self.net.parameters(), lr=c.lr, eps=1e-5)
+        self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
+        self.steps = self.episodes = self.updates = 0
+        self.last_stats: dict = {}
+
+    # ------------------------------------------------------------- acting
+    def featurize(self, obs, update: bool = False) -> np.ndarray:
+        """A vector env's observation batch -> network inputs (normalized; `update` feeds the statistics)."""
+        features = self.encoder.batch(obs)
+        if self.normalizer is None:
+            return features
+        if update:
+            self.normalizer.update(features)
+        return self.normalizer.normalize(features)
+
+    def policy_step(self, features: np.ndarray):
+        """Sampled actions, their log-probabilities and the state values, for a batch."""
+        with no_grad():
+            logits, values = self.net(Tensor(features))
+        actions = sample_categorical(logits.data, self.rng)
+        log_probs = categorical_log_probs(logits.data)[np.arange(len(actions)), actions]
+        return actions, log_probs, values.data
+
+    def value_of(self, features: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return self.net(Tensor(features))[1].data
+
+    def act(self, obs, deterministic: bool = False) -> int:
+        features = self.encoder.one(obs)
+        if self.normalizer is not None:
+            features = self.normalizer.normalize(features)
+        with no_grad():
+            logits = self.net(Tensor(features))[0].data
+        if deterministic:
+            return int(logits[0].argmax())
+        return int(sample_categorical(logits, self.rng)[0])
+
+    # ----------------------------------------------------------- learning
+    def update(self, buffer: RolloutBuffer, clip_range: float) -> dict:
+        """n_epochs passes of minibatch gradient steps over one rollout; returns the losses of the last one."""
+        c = self.config
+        data = buffer.flat()
+        size = data["actions"].shape[0]
+        stats: dict = {}
+        for _ in range(c.n_epochs):
+            order = self.rng.permutation(size)
+            for start in range(0, size, c.batch_size):
+                index = order[start:start + c.batch_size]
+                advantages = data["advantages"][index]
+                if c.normalize_advantages:
+                    advantages = normalize(advantages)
+                logits, values = self.net(Tensor(data["obs"][index]))
+                pg_loss, stats = clipped_surrogate_loss(logits, data["actions"][index], data["log_probs"][index],
+                                                        advantages, clip_range)
+                if c.target_kl > 0 and stats["approx_kl"] > 1.5 * c.target_kl:
+                    stats["early_stop"] = True
+                    return stats
+                entropy = mean_entropy(logits)
+                v_loss = value_loss(values, data["returns"][index], data["values"][index], c.clip_value)
+                loss = pg_loss + c.vf_coef * v_loss
+                if c.ent_coef:
+                    loss = loss - c.ent_coef * entropy
+                self.optimizer.zero_grad()
+                loss.backward()
+                clip_grad_norm(self.optimizer.params, c.max_grad_norm)
+                self.optimizer.step()
+                self.updates += 1
+                stats.update(loss=float(loss.data), pg_loss=float(pg_loss.data), value_loss=float(v_loss.data),
+                             entropy=float(entropy.data))
+        return stats
+
+    def learn(self, make_env, total_steps: int, callback=None):
+        total_steps = check_total_steps(total_steps)
+        if self.steps >= total_steps:
+            return self
+        c = self.config
+        buffer = RolloutBuffer(c.n_steps, c.n_envs, self.encoder.shape)
+        collector = VectorCollector(make_env, c.n_envs, self.rng, asynchronous=c.async_envs)
+        try:
+            while self.steps < total_steps:
+                remaining = 1.0 - self.steps / total_steps
+                if c.anneal_lr:
+                    self.optimizer.lr = c.lr * remaining
+                clip_range = c.clip_range * remaining if c.anneal_clip else c.clip_range
+                finished = collector.collect(buffer, self.featurize, self.policy_step, self.value_of, self.steps)
+                self.steps += c.n_envs * c.n_steps
+                stop = False
+                for step, episode_return, length in finished:
+                    self.episodes += 1
+                    record = {"step": step, "episode": self.episodes, "return": episode_return, "length": length,
+                              "lr": self.optimizer.lr, "loss": None, "entropy": None, **self.last_stats}
+                    if callback is not None and callback(record) is False:
+                        stop = True
+                        break
+                if stop:
+                    break
+                buffer.compute_advantages(c.gamma, c.gae_lambda)
+                self.last_stats = self.update(buffer, max(clip_range, 1e-8))
+                self.last_stats["explained_variance"] = finite_or_none(
+                    explained_variance(buffer.values.ravel(), buffer.returns.ravel()))
+        finally:
+            collector.close()
+        return self
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        save_actor_critic(self, path)
+
+    @classmethod
+    def load(cls, path):
+        return load_actor_critic(cls, path)

@@ -1,0 +1,327 @@
+"""What A2C and PPO share: n-step rollouts from a vector env, GAE, the actor-critic
+network, the value and entropy losses, and checkpointing.
+
+Episode ends in a vector env. Gymnasium 1.x vector envs reset a finished sub-env on
+the *next* step by default, turning that step into a fake transition. We create
+them with `autoreset_mode=SAME_STEP` instead: the step that ends an episode
+returns the reset observation, and the true last observation is in
+`info["final_obs"]`. So every stored step is a real transition, and
+
+    terminated:  no bootstrap, V(s_{t+1}) = 0
+    truncated:   bootstrap from V(final_obs) (a time limit is not a terminal state)
+
+and the GAE recursion is cut at either (the next stored step belongs to a new episode).
+
+    buffer = RolloutBuffer(n_steps, n_envs, obs_shape)
+    collector = VectorCollector(make_env, n_envs, rng)
+    episodes = collector.collect(buffer, featurize, policy_step, value_of)
+    buffer.compute_advantages(gamma, gae_lambda)
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium
+import numpy as np
+
+from rl_scratch.nets import MLP, Module, Tensor
+from rl_scratch.nets import init as nets_init
+
+from .checkpoint import (config_from_dict, load_checkpoint, prefixed, restore_rng, rng_state, save_checkpoint,
+                         space_from_json, unprefixed)
+from .common import draw_seed
+
+
+# ---------------------------------------------------------------------- GAE
+def compute_gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, terminated: np.ndarray,
+                episode_end: np.ndarray, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
+    """Generalized advantage estimation (Schulman et al. 2016) over arrays of shape (T, n_envs).
+
+    next_values[t] is V(s_{t+1}) for the observation that really followed step t (the
+    final observation when the episode ended there). Returns (advantages, returns):
+
+        delta_t = r_t + gamma * (1 - terminated_t) * next_values_t - values_t
+        A_t     = delta_t + gamma * lambda * (1 - episode_end_t) * A_{t+1}
+        return_t = A_t + values_t
+    """
+    n_steps = rewards.shape[0]
+    advantages = np.zeros_like(values, dtype=np.float64)
+    not_terminated = 1.0 - terminated
+    continues = 1.0 - episode_end
+    deltas = rewards + gamma * not_terminated * next_values - values
+    last = np.zeros(values.shape[1:], dtype=np.float64)
+    for t in reversed(range(n_steps)):
+        last = deltas[t] + gamma * gae_lambda * continues[t] * last
+        advantages[t] = last
+    return advantages, advantages + values
+
+
+class RolloutBuffer:
+    """n_steps x n_envs transitions of an on-policy rollout, then their advantages and returns."""
+
+    def __init__(self, n_steps: int, n_envs: int, obs_shape: tuple):
+        self.n_steps, self.n_envs = n_steps, n_envs
+        self.obs = np.zeros((n_steps, n_envs, *obs_shape), dtype=np.float32)
+        self.actions = np.zeros((n_steps, n_envs), dtype=np.int64)
+        self.log_probs = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.values = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.rewards = np.zeros((n_steps, n_envs), dtype=np.float64)
+        self.terminated = np.zeros((n_steps, n_envs), dtype=np.float64)
+        self.episode_end = np.zeros((n_steps, n_envs), dtype=np.float64)
+        # V(final observation) where a step was truncated; read only for those entries
+        self.final_values = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.last_values = np.zeros(n_envs, dtype=np.float32)
+        self.advantages = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.returns = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.pos = 0
+
+    def add_inputs(self, obs, actions, log_probs, values) -> None:
+        """What the policy saw and did at the current step (stored before the env step overwrites obs)."""
+        if self.pos >= self.n_steps:
+            raise RuntimeError(f"rollout buffer is full ({self.n_steps} steps): compute advantages and reset it")
+        t = self.pos
+        self.obs[t] = obs
+        self.actions[t] = actions
+        self.log_probs[t] = log_probs
+        self.values[t] = values
+
+    def add_outcomes(self, rewards, terminated, truncated, final_values) -> None:
+        """What the env answered; completes the current step."""
+        t = self.pos
+        self.rewards[t] = rewards
+        self.terminated[t] = terminated
+        self.episode_end[t] = np.logical_or(terminated, truncated)
+        self.final_values[t] = final_values
+        self.pos += 1
+
+    def next_values(self) -> np.ndarray:
+        """V(s_{t+1}): the next stored value, the final observation's at episode ends, `last_values` at the end."""
+        following = np.concatenate([self.values[1:], self.last_values[None]], axis=0)
+        return np.where(self.episode_end > 0, self.final_values, following)
+
+    def compute_advantages(self, gamma: float, gae_lambda: float) -> None:
+        if self.pos != self.n_steps:
+            raise RuntimeError(f"rollout buffer holds {self.pos} of {self.n_steps} steps; fill it first")
+        advantages, returns = compute_gae(self.rewards, self.values.astype(np.float64), self.next_values(),
+                                          self.terminated, self.episode_end, gamma, gae_lambda)
+        self.advantages[...] = advantages
+        self.returns[...] = returns
+
+    def flat(self) -> dict:
+        """Every array with the (n_steps, n_envs) axes merged into one batch axis (views, not copies)."""
+        batch = self.n_steps * self.n_envs
+        return {"obs": self.obs.reshape(batch, *self.obs.shape[2:]), "actions": self.actions.reshape(batch),
+                "log_probs": self.log_probs.reshape(batch), "values": self.values.reshape(batch),
+                "advantages": self.advantages.reshape(batch), "returns": self.returns.reshape(batch)}
+
+    def reset(self) -> None:
+        self.pos = 0
+
+
+# ---------------------------------------------------------------- collection
+def make_vector_env(make_env, n_envs: int, asynchronous: bool = False):
+    """n copies of make_env() in a Sync (or Async: subprocesses) vector env with same-step autoreset."""
+    fns = [make_env] * n_envs
+    mode = gymnasium.vector.AutoresetMode.SAME_STEP
+    if asynchronous:
+        return gymnasium.vector.AsyncVectorEnv(fns, copy=False, autoreset_mode=mode)
+    return gymnasium.vector.SyncVectorEnv(fns, copy=False, autoreset_mode=mode)
+
+
+class VectorCollector:
+    """Steps a vector env, fills rollout buffers, and keeps per-env episode statistics across rollouts."""
+
+    def __init__(self, make_env, n_envs: int, rng: np.random.Generator, asynchronous: bool = False):
+        self.env = make_vector_env(make_env, n_envs, asynchronous)
+        self.obs, _ = self.env.reset(seed=draw_seed(rng))
+        self.env.action_space.seed(draw_seed(rng))
+        self.n_envs = n_envs
+        self.episode_returns = np.zeros(n_envs)
+        self.episode_lengths = np.zeros(n_envs, dtype=np.int64)
+
+    def collect(self, buffer: RolloutBuffer, featurize, policy_step, value_of, steps: int):
+        """Fill `buffer` with n_steps vector steps.
+
+        featurize(obs, update) -> network inputs (update: let a normalizer see them);
+        policy_step(features) -> (actions, log_probs, values); value_of(features) -> values.
+        Returns the finished episodes as (step, return, length) tuples, `steps` counting on from
+        the value given.
+        """
+        buffer.reset()
+        finished = []
+        n = self.n_envs
+        for _ in range(buffer.n_steps):
+            features = featurize(self.obs, True)
+            actions, log_probs, values = policy_step(features)
+            # features may view the env's own obs buffer (copy=False), which the step overwrites: store them first
+            buffer.add_inputs(features, actions, log_probs, values)
+            self.obs, rewards, terminated, truncated, info = self.env.step(actions)
+            final_values = np.zeros(n, dtype=np.float32)
+            bootstrap = truncated & ~terminated
+            if bootstrap.any():
+                final_obs = info["final_obs"][bootstrap]
+                final_values[bootstrap] = value_of(featurize(np.stack([np.asarray(o) for o in final_obs]), False))
+            buffer.add_outcomes(rewards, terminated, truncated, final_values)
+            steps += n
+            self.episode_returns += rewards
+            self.episode_lengths += 1
+            ended = terminated | truncated
+            if ended.any():
+                for i in np.flatnonzero(ended):
+                    finished.append((steps, float(self.episode_returns[i]), int(self.episode_lengths[i])))
+                self.episode_returns[ended] = 0.0
+                self.episode_lengths[ended] = 0
+        buffer.last_values[...] = value_of(featurize(self.obs, False))
+        return finished
+
+    def close(self) -> None:
+        self.env.close()
+
+
+# ------------------------------------------------------------------ network
+def orthogonal_init(mlp: MLP, rng: np.random.Generator, hidden_gain: float, output_gain: float) -> MLP:
+    """Re-initialize an MLP's weights orthogonally, biases at zero (the PPO implementations' init)."""
+    last = len(mlp.layers) - 1
+    for i, layer in enumerate(mlp.layers):
+        gain = output_gain if i == last else hidden_gain
+        layer.weight.data[...] = nets_init.orthogonal(layer.weight.shape, rng, gain)
+        layer.bias.data[...] = 0.0
+    return mlp
+
+
+class ActorCritic(Module):
+    """Policy logits and state value from one observation batch.
+
+    policy "mlp": separate actor and critic MLPs over the flat observation, or with
+    `shared` one trunk and two linear heads. policy "attention": an AttentionEncoder
+    over (tokens, features) observations, shared by both heads. Orthogonal init:
+    gain sqrt(2) for hidden layers, 0.01 for the policy head (a near-uniform first
+    policy), 1.0 for the value head.
+    """
+
+    def __init__(self, obs_shape: tuple, n_actions: int, hidden: tuple, rng: np.random.Generator,
+                 activation: str = "tanh", shared: bool = False, policy: str = "mlp", attention_dim: int = 32,
+                 attention_heads: int = 2, attention_layers: int = 1, dtype=np.float32):
+        hidden = tuple(hidden)
+        self.encoder = None
+        if policy == "attention":
+            try:
+                from rl_scratch.nets.transformer import AttentionEncoder
+            except ImportError:
+                raise NotImplementedError("policy='attention' needs rl_scratch.nets.transformer.AttentionEncoder, "
+                                          "which this installation lacks; use policy='mlp'") from None
+            if len(obs_shape) != 2:
+                raise ValueError(f"policy='attention' needs (tokens, features) observations, got shape {obs_shape}")
+            n_tokens, n_features = obs_shape
+            self.encoder = AttentionEncoder(n_features, n_tokens, attention_dim, attention_heads, attention_layers,
+                                            rng=rng, dtype=dtype)
+            in_features = attention_dim
+        elif policy == "mlp":
+            in_features = int(np.prod(obs_shape))
+        else:
+            raise ValueError(f"unknown policy {policy!r}; choose 'mlp' or 'attention'")
+        root2 = math.sqrt(2.0)
+
+        def mlp(sizes, output_gain, output_activation=None):
+            net = MLP(sizes, activation=activation, output_activation=output_activation, rng=rng, dtype=dtype)
+            return orthogonal_init(net, rng, root2, output_gain)
+
+        self.body = None
+        if shared and hidden:
+            self.body = mlp([in_features, *hidden], root2, output_activation=activation)
+            in_features, hidden = hidden[-1], ()
+        self.actor = mlp([in_features, *hidden, n_actions], 0.01)
+        self.critic = mlp([in_features, *hidden, 1], 1.0)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(logits (B, n_actions), values (B,))."""
+        h = self.encoder(x) if self.encoder is not None else x
+        if self.body is not None:
+            h = self.body(h)
+        values = self.critic(h)
+        return self.actor(h), values.reshape(values.shape[0])
+
+
+# -------------------------------------------------------------------- losses
+def categorical_log_probs(logits: np.ndarray) -> np.ndarray:
+    """log_softmax over the last axis, on plain arrays (inference)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def mean_entropy(logits: Tensor) -> Tensor:
+    """Mean over the batch of the categorical entropy H = -sum_a p log p (one fused node).
+
+    dH/dz_j = -p_j (log p_j + H), per row.
+    """
+    logp = categorical_log_probs(logits.data)
+    p = np.exp(logp)
+    per_row = -(p * logp).sum(axis=-1)
+    out = Tensor._result(np.asarray(per_row.mean()), (logits,), "mean_entropy")
+    if out.requires_grad:
+        def _backward():
+            scale = out.grad / per_row.shape[0]
+            logits._accumulate(-p * (logp + per_row[:, None]) * scale)
+        out._backward = _backward
+    return out
+
+
+def value_loss(values: Tensor, returns: np.ndarray, old_values: np.ndarray | None = None,
+               clip: float = 0.0) -> Tensor:
+    """0.5 * mean((V - R)^2); with clip > 0 the pessimum of that and the error of
+    V_old + clip(V - V_old, -clip, clip) (PPO's value clipping). One fused node."""
+    v = values.data
+    returns = returns.astype(v.dtype, copy=False)
+    error = v - returns
+    if clip > 0:
+        change = v - old_values
+        clipped_error = old_values + np.clip(change, -clip, clip) - returns
+        use_clipped = clipped_error * clipped_error > error * error
+        # the clipped branch depends on V only while the change is inside the clip range
+        local = np.where(use_clipped, clipped_error * (np.abs(change) < clip), error)
+        squared = np.where(use_clipped, clipped_error * clipped_error, error * error)
+    else:
+        local, squared = error, error * error
+    n = max(v.shape[0], 1)
+    out = Tensor._result(np.asarray(0.5 * squared.sum() / n, dtype=v.dtype), (values,), "value_loss")
+    if out.requires_grad:
+        def _backward():
+            values._accumulate(local * (out.grad / n))
+        out._backward = _backward
+    return out
+
+
+def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
+    """1 - Var[targets - predictions] / Var[targets]: 1 is a perfect critic, <= 0 no better than a constant."""
+    spread = np.var(targets)
+    return float("nan") if spread == 0 else float(1.0 - np.var(targets - predictions) / spread)
+
+
+# --------------------------------------------------------------- persistence
+def save_actor_critic(agent, path) -> None:
+    """Checkpoint an A2C/PPO agent: network, optimizer, normalizer, counters, RNG."""
+    arrays = {**prefixed("net", agent.net.state_dict()), **prefixed("optim", agent.optimizer.state_dict())}
+    if agent.normalizer is not None:
+        arrays.update(prefixed("obs_norm", agent.normalizer.state_arrays()))
+    state = {"steps": agent.steps, "episodes": agent.episodes, "updates": agent.updates,
+             "rng": rng_state(agent.rng), "last_stats": agent.last_stats}
+    save_checkpoint(path, agent.name, agent.config, agent.observation_space, agent.action_space, state, arrays)
+
+
+def load_actor_critic(cls, path):
+    meta, arrays = load_checkpoint(path, cls.name)
+    agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
+                config_from_dict(cls.Config, meta["config"]))
+    try:
+        agent.net.load_state_dict(unprefixed("net", arrays))
+        agent.optimizer.load_state_dict(unprefixed("optim", arrays))
+        if agent.normalizer is not None:
+            agent.normalizer.load_state_arrays(unprefixed("obs_norm", arrays))
+        state = meta["state"]
+        agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
+        agent.last_stats = state["last_stats"]
+        restore_rng(agent.rng, state["rng"])
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
+    return agent
