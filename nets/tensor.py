@@ -65,13 +65,15 @@ def _as_array(data, dtype=None) -> np.ndarray:
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     array = np.asarray(data)
-    if array.dtype.kind != "f":
+    # Python numbers and lists become float32 (as in PyTorch); an ndarray keeps its float dtype,
+    # which is how float64 is requested.
+    if array.dtype.kind != "f" or not isinstance(data, (np.ndarray, np.generic)):
         array = array.astype(DEFAULT_DTYPE)
     return array
 
 
 class Tensor:
-    """An ndarray with a gradient. float32 unless built from float64 data or `dtype=` says otherwise."""
+    """An ndarray with a gradient: float32 unless built from a float64 ndarray or `dtype=` asks otherwise."""
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq", "__weakref__")
     __array_priority__ = 100  # `ndarray + Tensor` defers to Tensor.__radd__

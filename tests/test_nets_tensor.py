@@ -733,7 +733,10 @@ def test_linear_with_wrong_width_names_input_shape_and_layer():
 
 def test_dtypes():
     assert Tensor([1, 2, 3]).dtype == np.float32
+    assert Tensor([1.5, 2.5]).dtype == np.float32 and Tensor(0.5).dtype == np.float32
     assert Tensor(np.arange(3)).dtype == np.float32
+    assert Tensor(np.ones(2)).dtype == np.float64  # a float64 ndarray is how float64 is requested
+    assert Tensor([1.5], dtype=np.float64).dtype == np.float64
     assert zeros(2, 3).dtype == np.float32 and ones(2).dtype == np.float32
     assert Tensor(np.ones(2), dtype=np.float32).dtype == np.float32
     assert Linear(2, 3).weight.dtype == np.float32
