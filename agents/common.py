@@ -1,0 +1,239 @@
+"""Pieces every agent shares: observation preprocessing, space checks, schedules,
+epsilon-greedy, categorical-policy math, environment seeding and `evaluate`."""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium import spaces
+
+from rl_scratch.nets import Tensor
+
+
+# ------------------------------------------------------------------ spaces
+def require_discrete_actions(action_space, agent_name: str) -> int:
+    """Number of actions; any other action space raises ValueError naming the supported one."""
+    if not isinstance(action_space, spaces.Discrete):
+        raise ValueError(f"{agent_name} supports Discrete action spaces; got {action_space!r}. "
+                         "For continuous control (Box actions), discretize the actions with a wrapper "
+                         "or use an environment with Discrete actions")
+    if action_space.start != 0:
+        raise ValueError(f"{agent_name} needs Discrete actions starting at 0; got {action_space!r}")
+    return int(action_space.n)
+
+
+def require_discrete_observations(observation_space, agent_name: str) -> int:
+    """Number of states for tabular methods; any other observation space raises ValueError."""
+    if not isinstance(observation_space, spaces.Discrete):
+        raise ValueError(f"{agent_name} is tabular and needs a Discrete observation space (one integer state); "
+                         f"got {observation_space!r}. Use a function-approximation agent (dqn, reinforce) or an "
+                         "env mode with integer states (e.g. GridWorld obs_mode='index')")
+    if observation_space.start != 0:
+        raise ValueError(f"{agent_name} needs Discrete states starting at 0; got {observation_space!r}")
+    return int(observation_space.n)
+
+
+class ObsEncoder:
+    """Turns raw env observations into float32 network inputs, chosen from the observation space.
+
+    Discrete(n) -> one-hot of length n; Box -> float32, flattened to one vector
+    unless `keep_shape` (attention policies read a (tokens, features) Box as is).
+    `one(obs)` validates a single observation and returns a batch of one;
+    `batch(obs)` converts a batch from a vector env without re-validating.
+    """
+
+    def __init__(self, space, agent_name: str, keep_shape: bool = False):
+        self.space = space
+        if isinstance(space, spaces.Discrete):
+            if keep_shape:
+                raise ValueError(f"{agent_name}: an attention policy needs a 2-D Box observation (tokens, features); "
+                                 f"got {space!r}")
+            self.discrete = True
+            self.n = int(space.n)
+            self.start = int(space.start)
+            self.shape = (self.n,)
+            self._eye = np.eye(self.n, dtype=np.float32)
+        elif isinstance(space, spaces.Box):
+            self.discrete = False
+            self.raw_shape = tuple(space.shape)
+            if keep_shape and len(self.raw_shape) != 2:
+                raise ValueError(f"{agent_name}: an attention policy needs a 2-D Box observation (tokens, features), "
+                                 f"e.g. GridWorld obs_mode='grid'; got {space!r}")
+            self.shape = self.raw_shape if keep_shape else (int(np.prod(self.raw_shape)),)
+        else:
+            raise ValueError(f"{agent_name} supports Discrete and Box observation spaces; got {space!r}. "
+                             "Flatten Dict/Tuple observations with gymnasium.wrappers.FlattenObservation")
+        self.size = int(np.prod(self.shape))
+
+    def one(self, obs) -> np.ndarray:
+        if self.discrete:
+            try:
+                state = operator.index(obs) - self.start
+            except TypeError:
+                array = np.asarray(obs)
+                if array.shape != () or array.dtype.kind not in "iu":
+                    raise ValueError(f"expected one observation from {self.space!r}: an integer, got {obs!r} "
+                                     f"(shape {array.shape})") from None
+                state = int(array) - self.start
+            if not 0 <= state < self.n:
+                raise ValueError(f"observation {obs!r} is outside {self.space!r}")
+            return self._eye[state][None]
+        array = np.asarray(obs, dtype=np.float32)
+        if array.shape != self.raw_shape:
+            raise ValueError(f"expected one observation of shape {self.raw_shape} from {self.space!r}, "
+                             f"got shape {array.shape}")
+        return array.reshape((1,) + self.shape)
+
+    def batch(self, obs) -> np.ndarray:
+        if self.discrete:
+            return self._eye[np.asarray(obs) - self.start]
+        array = np.asarray(obs, dtype=np.float32)
+        return array.reshape((array.shape[0],) + self.shape)
+
+
+# --------------------------------------------------------------- schedules
+@dataclass(frozen=True)
+class Schedule:
+    """A value decayed from `start` to `end` over `duration` steps, then held at `end`.
+
+    kind "linear" interpolates; "exponential" interpolates geometrically (start and
+    end must be > 0); "constant" always returns `start`.
+    """
+
+    start: float
+    end: float
+    duration: int
+    kind: str = "linear"
+
+    def __post_init__(self):
+        if self.kind not in ("linear", "exponential", "constant"):
+            raise ValueError(f"unknown schedule kind {self.kind!r}; choose linear, exponential or constant")
+        if self.kind == "exponential" and (self.start <= 0 or self.end <= 0):
+            raise ValueError(f"an exponential schedule needs start and end > 0, got {self.start} and {self.end}")
+        if self.duration < 0:
+            raise ValueError(f"schedule duration must be >= 0, got {self.duration}")
+
+    def __call__(self, step: int) -> float:
+        if self.kind == "constant":
+            return self.start
+        fraction = 1.0 if self.duration == 0 else min(step / self.duration, 1.0)
+        if self.kind == "linear":
+            return self.start + (self.end - self.start) * fraction
+        return self.start * (self.end / self.start) ** fraction
+
+
+def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
+    """A random action with probability epsilon, else a greedy one (ties broken at random)."""
+    if rng.random() < epsilon:
+        return int(rng.integers(len(q_values)))
+    return greedy(q_values, rng)
+
+
+def greedy(q_values: np.ndarray, rng: np.random.Generator | None = None) -> int:
+    """argmax; with `rng`, ties are broken uniformly (zero-initialized tables are all ties)."""
+    best = int(q_values.argmax())
+    if rng is None or np.count_nonzero(q_values == q_values[best]) == 1:
+        return best
+    ties = np.flatnonzero(q_values == q_values[best])
+    return int(ties[int(rng.random() * len(ties))])
+
+
+# ------------------------------------------------------ categorical policies
+def sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of `logits` (B, A), by inverting the CDF with one uniform per row."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    probs = np.exp(z)
+    cdf = probs.cumsum(axis=-1)
+    u = rng.random((logits.shape[0], 1)) * cdf[:, -1:]
+    return np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+
+
+def categorical_log_prob(logits: Tensor, actions: np.ndarray) -> Tensor:
+    """log pi(a|s) for each row: log_softmax, then pick the taken action."""
+    return logits.log_softmax(axis=-1).gather(np.asarray(actions)[:, None], axis=-1)[:, 0]
+
+
+def categorical_entropy(logits: Tensor) -> Tensor:
+    """-sum_a pi(a) log pi(a) per row."""
+    logp = logits.log_softmax(axis=-1)
+    return -(logp.exp() * logp).sum(axis=-1)
+
+
+def normalize(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """Zero mean, unit variance; fewer than 2 samples have no spread, so they are only centered."""
+    if x.size < 2:
+        return x - x.mean() if x.size else x
+    return (x - x.mean()) / (x.std() + eps)
+
+
+# ---------------------------------------------------------------- seeding
+def draw_seed(rng: np.random.Generator) -> int:
+    """A seed for an env reset or action space, drawn from the agent's own generator."""
+    return int(rng.integers(2**31 - 1))
+
+
+def seed_env(env, rng: np.random.Generator):
+    """First reset of `env` with a seed from `rng`; also seeds its action space. Returns (obs, info)."""
+    obs, info = env.reset(seed=draw_seed(rng))
+    env.action_space.seed(draw_seed(rng))
+    return obs, info
+
+
+# -------------------------------------------------------------- evaluation
+def _signals_success(env) -> bool:
+    """Envs where a terminal step with positive reward means the goal was reached."""
+    return type(env.unwrapped).__name__ in ("GridWorld", "FrozenLakeEnv")
+
+
+def evaluate(agent, env, episodes: int = 10, seed: int | None = 0, deterministic: bool = True) -> dict:
+    """Run `episodes` episodes of `agent` in `env` and summarize the returns.
+
+    The first reset uses `seed`; later resets continue the env's generator, so the
+    same seed gives the same episodes. Returns mean_return, std_return, returns,
+    lengths, and success_rate when the env reports success (info["is_success"],
+    or reaching the goal of GridWorld/FrozenLake).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    returns, lengths, successes = [], [], []
+    goal_based = _signals_success(env)
+    for episode in range(episodes):
+        obs, info = env.reset(seed=seed if episode == 0 else None)
+        if episode == 0 and seed is not None:
+            env.action_space.seed(seed)
+        total, length, done = 0.0, 0, False
+        success = None
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic=deterministic))
+            total += float(reward)
+            length += 1
+            done = terminated or truncated
+        if "is_success" in info:
+            success = bool(info["is_success"])
+        elif goal_based:
+            success = bool(terminated and reward > 0)
+        returns.append(total)
+        lengths.append(length)
+        successes.append(success)
+    result = {
+        "mean_return": float(np.mean(returns)),
+        "std_return": float(np.std(returns)),
+        "returns": returns,
+        "lengths": lengths,
+    }
+    if all(s is not None for s in successes):
+        result["success_rate"] = float(np.mean(successes))
+    return result
+
+
+def check_total_steps(total_steps) -> int:
+    if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 0:
+        raise ValueError(f"total_steps must be a non-negative integer, got {total_steps!r}")
+    return int(total_steps)
+
+
+def finite_or_none(x) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None

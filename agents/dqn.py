@@ -1,0 +1,230 @@
+"""DQN: Q-learning with a neural network, experience replay and a target network.
+
+References: Mnih et al., "Human-level control through deep reinforcement learning"
+(Nature 2015); van Hasselt et al., "Deep Reinforcement Learning with Double
+Q-learning" (AAAI 2016). Spaces: Discrete or Box observations, Discrete actions.
+
+    target = r + gamma * (1 - terminated) * Q_target(s', argmax_a Q(s', a))   (Double DQN)
+    target = r + gamma * (1 - terminated) * max_a Q_target(s', a)             (DQN)
+    loss   = huber(Q(s, a) - target)
+
+A time-limit truncation is not terminal: the buffer keeps the true next observation
+and the target bootstraps from it. The target network is updated every
+`target_update_interval` env steps (hard copy, or Polyak averaging with tau < 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
+from rl_scratch.nets import functional as F
+
+from .checkpoint import (config_from_dict, load_checkpoint, prefixed, restore_rng, rng_state, save_checkpoint,
+                         space_from_json, unprefixed)
+from .common import ObsEncoder, Schedule, check_total_steps, require_discrete_actions, seed_env
+from .policies import POLICIES, build_network, copy_weights
+from .replay import ReplayBuffer
+
+MAX_SAVED_BUFFER_BYTES = 100 * 2**20
+
+
+@dataclass
+class DQNConfig:
+    gamma: float = 0.99
+    """discount factor"""
+    lr: float = 1e-3
+    """Adam learning rate"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden layer sizes of the Q-network"""
+    activation: str = "relu"
+    """hidden activation"""
+    policy: str = "mlp"
+    """network over the observation: mlp, or attention for (tokens, features) observations"""
+    buffer_size: int = 50_000
+    """replay buffer capacity (transitions)"""
+    batch_size: int = 64
+    """transitions per gradient step"""
+    learning_starts: int = 1000
+    """env steps of pure collection before the first gradient step"""
+    train_freq: int = 4
+    """env steps between training phases"""
+    gradient_steps: int = 1
+    """gradient steps per training phase"""
+    target_update_interval: int = 500
+    """env steps between target-network updates"""
+    tau: float = 1.0
+    """target update weight: 1.0 copies the online network, < 1 is Polyak averaging"""
+    double_dqn: bool = True
+    """pick the next action with the online network, evaluate it with the target network"""
+    huber_delta: float = 1.0
+    """the TD error beyond which the loss grows linearly"""
+    max_grad_norm: float = 10.0
+    """clip the global gradient norm to this"""
+    epsilon_start: float = 1.0
+    """exploration rate at the start"""
+    epsilon_end: float = 0.05
+    """exploration rate after `exploration_steps`"""
+    exploration_steps: int = 10_000
+    """env steps over which epsilon decays linearly"""
+    attention_dim: int = 32
+    """attention policy: token embedding size"""
+    attention_heads: int = 2
+    """attention policy: heads per layer"""
+    attention_layers: int = 1
+    """attention policy: number of encoder layers"""
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        if not 0 < self.tau <= 1:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def td_targets(rewards: np.ndarray, terminated: np.ndarray, next_q_target: np.ndarray, gamma: float,
+               next_q_online: np.ndarray | None = None) -> np.ndarray:
+    """One-step TD targets; `next_q_online` given: Double DQN's action choice."""
+    if next_q_online is None:
+        next_values = next_q_target.max(axis=1)
+    else:
+        best = next_q_online.argmax(axis=1)
+        next_values = next_q_target[np.arange(len(best)), best]
+    return rewards + gamma * (1.0 - terminated) * next_values
+
+
+def dqn_loss(q_values: Tensor, actions: np.ndarray, targets: np.ndarray, delta: float = 1.0) -> Tensor:
+    """Huber loss between Q(s, a) of the taken actions and their targets."""
+    taken = q_values.gather(actions[:, None], axis=1)[:, 0]
+    return F.huber_loss(taken, targets.astype(q_values.dtype, copy=False), delta=delta)
+
+
+class DQN:
+    name = "dqn"
+    Config = DQNConfig
+
+    def __init__(self, observation_space, action_space, config: DQNConfig | None = None, seed: int = 0):
+        self.config = c = config if config is not None else self.Config()
+        self.observation_space, self.action_space = observation_space, action_space
+        self.n_actions = require_discrete_actions(action_space, self.name)
+        self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
+        self.rng = np.random.default_rng(seed)
+        network = dict(policy=c.policy, obs_shape=self.encoder.shape, n_outputs=self.n_actions, hidden=c.hidden,
+                       activation=c.activation, attention_dim=c.attention_dim, attention_heads=c.attention_heads,
+                       attention_layers=c.attention_layers)
+        self.q_net = build_network(rng=self.rng, **network)
+        self.target_net = build_network(rng=self.rng, **network)
+        copy_weights(self.q_net, self.target_net)
+        self.optimizer = Adam(self.q_net.parameters(), lr=c.lr)
+        self.buffer = ReplayBuffer(c.buffer_size, self.encoder.shape)
+        self.epsilon_schedule = Schedule(c.epsilon_start, c.epsilon_end, c.exploration_steps)
+        self.steps = self.episodes = self.updates = 0
+        self.last_loss = None
+
+    @property
+    def epsilon(self) -> float:
+        return self.epsilon_schedule(self.steps)
+
+    def q_values(self, features: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return self.q_net(Tensor(features)).data
+
+    def act(self, obs, deterministic: bool = False) -> int:
+        features = self.encoder.one(obs)
+        if not deterministic and self.rng.random() < self.epsilon:
+            return int(self.rng.integers(self.n_actions))
+        return int(self.q_values(features)[0].argmax())
+
+    def update(self) -> float:
+        """One gradient step on a replay batch; returns the loss."""
+        c = self.config
+        obs, actions, rewards, next_obs, terminated = self.buffer.sample(c.batch_size, self.rng)
+        with no_grad():
+            next_q_target = self.target_net(Tensor(next_obs)).data
+            next_q_online = self.q_net(Tensor(next_obs)).data if c.double_dqn else None
+        targets = td_targets(rewards, terminated, next_q_target, c.gamma, next_q_online)
+        loss = dqn_loss(self.q_net(Tensor(obs)), actions, targets, c.huber_delta)
+        self.optimizer.zero_grad()
+        loss.backward()
+        clip_grad_norm(self.optimizer.params, c.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        return float(loss.data)
+
+    def learn(self, make_env, total_steps: int, callback=None):
+        total_steps = check_total_steps(total_steps)
+        c, encoder = self.config, self.encoder
+        env = make_env()
+        try:
+            obs, _ = seed_env(env, self.rng)
+            features = encoder.one(obs)[0]
+            episode_return, episode_length = 0.0, 0
+            while self.steps < total_steps:
+                epsilon = self.epsilon_schedule(self.steps)
+                if self.rng.random() < epsilon:
+                    action = int(self.rng.integers(self.n_actions))
+                else:
+                    action = int(self.q_values(features[None])[0].argmax())
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                next_features = encoder.one(next_obs)[0]
+                self.buffer.add(features, action, reward, next_features, terminated)
+                self.steps += 1
+                episode_return += reward
+                episode_length += 1
+
+                # Counted on env steps, outside the training branch (see PITFALLS).
+                if self.steps % c.target_update_interval == 0:
+                    copy_weights(self.q_net, self.target_net, c.tau)
+                if (self.steps >= c.learning_starts and self.steps % c.train_freq == 0
+                        and len(self.buffer) >= c.batch_size):
+                    for _ in range(c.gradient_steps):
+                        self.last_loss = self.update()
+
+                if terminated or truncated:
+                    self.episodes += 1
+                    record = {"step": self.steps, "episode": self.episodes, "return": float(episode_return),
+                              "length": episode_length, "epsilon": epsilon, "loss": self.last_loss,
+                              "lr": self.optimizer.lr}
+                    if callback is not None and callback(record) is False:
+                        break
+                    obs, _ = env.reset()
+                    next_features = encoder.one(obs)[0]
+                    episode_return, episode_length = 0.0, 0
+                features = next_features
+        finally:
+            env.close()
+        return self
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        save_buffer = self.buffer.nbytes <= MAX_SAVED_BUFFER_BYTES
+        arrays = {**prefixed("net", self.q_net.state_dict()), **prefixed("target", self.target_net.state_dict()),
+                  **prefixed("optim", self.optimizer.state_dict())}
+        if save_buffer:
+            arrays.update(prefixed("buffer", self.buffer.state_arrays()))
+        state = {"steps": self.steps, "episodes": self.episodes, "updates": self.updates,
+                 "rng": rng_state(self.rng), "buffer_saved": save_buffer, "last_loss": self.last_loss}
+        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space, state, arrays)
+
+    @classmethod
+    def load(cls, path):
+        meta, arrays = load_checkpoint(path, cls.name)
+        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
+                    config_from_dict(cls.Config, meta["config"]))
+        try:
+            agent.q_net.load_state_dict(unprefixed("net", arrays))
+            agent.target_net.load_state_dict(unprefixed("target", arrays))
+            agent.optimizer.load_state_dict(unprefixed("optim", arrays))
+            if meta["state"]["buffer_saved"]:
+                agent.buffer.load_state_arrays(unprefixed("buffer", arrays))
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
+        state = meta["state"]
+        agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
+        agent.last_loss = state["last_loss"]
+        restore_rng(agent.rng, state["rng"])
+        return agent

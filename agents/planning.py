@@ -1,0 +1,224 @@
+"""Dynamic programming on a known model: value iteration and policy iteration.
+
+Reference: Sutton & Barto, Reinforcement Learning (2nd ed.), sections 4.3-4.4.
+The model is FrozenLake's layout, P[s][a] = [(prob, next_state, reward, terminated), ...],
+from GridWorld's `transition_model()` or Toy Text envs' `env.unwrapped.P`. A terminated
+transition does not continue, so Q(s, a) = sum p * (r + gamma * (1 - terminated) * V(s')).
+
+These solvers are the ground truth for the learning agents' tests and benchmarks.
+`finite_horizon_value_iteration` gives the optimum under a time limit (FrozenLake 4x4
+with 100 steps: success probability 0.744).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checkpoint import config_from_dict, load_checkpoint, save_checkpoint, space_from_json
+from .common import require_discrete_actions, require_discrete_observations
+
+
+# ----------------------------------------------------------------- helpers
+@dataclass
+class TabularModel:
+    """P as padded arrays of shape (S, A, K), K the most outcomes of any (s, a); padding has prob 0."""
+
+    prob: np.ndarray
+    next_state: np.ndarray
+    reward: np.ndarray
+    continues: np.ndarray  # 1 - terminated
+
+    @property
+    def n_states(self) -> int:
+        return self.prob.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        return self.prob.shape[1]
+
+    def backup(self, values: np.ndarray, gamma: float) -> np.ndarray:
+        """Q(s, a) = sum_k p_k (r_k + gamma * continues_k * V(s'_k))."""
+        return (self.prob * (self.reward + gamma * self.continues * values[self.next_state])).sum(axis=-1)
+
+
+def get_transition_model(env):
+    """P[s][a] lists from an env: GridWorld's `transition_model()` or a Toy Text env's `P`."""
+    base = env.unwrapped
+    if hasattr(base, "transition_model"):
+        return base.transition_model()
+    if hasattr(base, "P"):
+        return base.P
+    raise ValueError(f"{type(base).__name__} exposes no transition model: planning needs an env with "
+                     "`transition_model()` (GridWorld) or `P` (FrozenLake, Taxi, CliffWalking)")
+
+
+def tabular_model(P) -> TabularModel:
+    n_states, n_actions = len(P), len(P[0])
+    width = max(len(P[s][a]) for s in range(n_states) for a in range(n_actions))
+    shape = (n_states, n_actions, width)
+    prob, reward, continues = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    next_state = np.zeros(shape, dtype=np.int64)
+    for s in range(n_states):
+        if len(P[s]) != n_actions:
+            raise ValueError(f"transition model: state {s} has {len(P[s])} actions, state 0 has {n_actions}")
+        for a in range(n_actions):
+            for k, (p, ns, r, terminated) in enumerate(P[s][a]):
+                prob[s, a, k], next_state[s, a, k], reward[s, a, k] = p, ns, r
+                continues[s, a, k] = 0.0 if terminated else 1.0
+    total = prob.sum(axis=-1)
+    if not np.allclose(total, 1.0):
+        s, a = np.unravel_index(np.argmax(np.abs(total - 1.0)), total.shape)
+        raise ValueError(f"transition model: probabilities of state {s}, action {a} sum to {total[s, a]}, not 1")
+    return TabularModel(prob, next_state, reward, continues)
+
+
+def value_iteration(model: TabularModel, gamma: float, tol: float = 1e-10, max_iterations: int = 100_000):
+    """Optimal (V, Q, greedy policy, iterations) by repeated Bellman optimality backups.
+
+    Stops when a sweep changes V by less than tol * (1 - gamma) / (2 gamma), which bounds
+    the greedy policy's value error by tol (Williams & Baird); with gamma = 1 by tol.
+    """
+    if not 0 <= gamma <= 1:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    threshold = tol * (1 - gamma) / (2 * gamma) if 0 < gamma < 1 else tol
+    values = np.zeros(model.n_states)
+    for iteration in range(1, max_iterations + 1):
+        q = model.backup(values, gamma)
+        new_values = q.max(axis=1)
+        delta = np.abs(new_values - values).max()
+        values = new_values
+        if delta < threshold:
+            break
+    else:
+        raise RuntimeError(f"value iteration did not converge in {max_iterations} sweeps (last change {delta:.3g}); "
+                           "with gamma=1 the task may have no proper policy: use gamma < 1 or a finite horizon")
+    q = model.backup(values, gamma)
+    return values, q, q.argmax(axis=1), iteration
+
+
+def finite_horizon_value_iteration(model: TabularModel, horizon: int, gamma: float = 1.0):
+    """Optimal values with `horizon` steps left: `horizon` backups from V = 0.
+
+    Returns (V, Q, policy) for the first step of an episode of at most `horizon` steps
+    (with gamma=1 and reward 1 at a goal, V(start) is the best success probability).
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    values = np.zeros(model.n_states)
+    for _ in range(horizon):
+        q = model.backup(values, gamma)
+        values = q.max(axis=1)
+    return values, q, q.argmax(axis=1)
+
+
+def policy_evaluation(model: TabularModel, policy: np.ndarray, gamma: float) -> np.ndarray:
+    """V of a deterministic policy, by solving (I - gamma P_pi) V = r_pi exactly."""
+    states = np.arange(model.n_states)
+    prob = model.prob[states, policy]  # (S, K)
+    r_pi = (prob * model.reward[states, policy]).sum(axis=1)
+    transition = np.zeros((model.n_states, model.n_states))
+    np.add.at(transition, (states[:, None], model.next_state[states, policy]),
+              prob * model.continues[states, policy])
+    return np.linalg.solve(np.eye(model.n_states) - gamma * transition, r_pi)
+
+
+def policy_iteration(model: TabularModel, gamma: float, max_iterations: int = 1000):
+    """Optimal (V, Q, policy, iterations): evaluate the policy exactly, improve greedily, until stable."""
+    if not 0 <= gamma < 1:
+        raise ValueError(f"policy iteration needs gamma in [0, 1) so evaluation has a unique solution, got {gamma}")
+    policy = np.zeros(model.n_states, dtype=np.int64)
+    for iteration in range(1, max_iterations + 1):
+        values = policy_evaluation(model, policy, gamma)
+        q = model.backup(values, gamma)
+        # Keep the current action unless another is strictly better: avoids cycling between ties.
+        current = q[np.arange(model.n_states), policy]
+        improved = np.where(q.max(axis=1) > current + 1e-12, q.argmax(axis=1), policy)
+        if np.array_equal(improved, policy):
+            return values, q, policy, iteration
+        policy = improved
+    raise RuntimeError(f"policy iteration did not converge in {max_iterations} iterations")
+
+
+# ------------------------------------------------------------------ agents
+class ValueIteration:
+    """A planner with the agent interface: `learn` reads the env's model and solves it exactly."""
+
+    name = "value_iteration"
+
+    @dataclass
+    class Config:
+        gamma: float = 0.99
+        """discount factor (1.0 needs `horizon` or a task where every policy terminates)"""
+        tol: float = 1e-10
+        """stop when the greedy policy's value is within tol of optimal"""
+        horizon: int = 0
+        """> 0: finite-horizon planning with this many steps (e.g. the env's time limit); 0: infinite"""
+        max_iterations: int = 100_000
+        """give up after this many sweeps"""
+
+    def __init__(self, observation_space, action_space, config=None, seed: int = 0):
+        self.config = config if config is not None else self.Config()
+        self.observation_space, self.action_space = observation_space, action_space
+        self.n_states = require_discrete_observations(observation_space, self.name)
+        self.n_actions = require_discrete_actions(action_space, self.name)
+        self.values = np.zeros(self.n_states)
+        self.q_values = np.zeros((self.n_states, self.n_actions))
+        self.policy = np.zeros(self.n_states, dtype=np.int64)
+        self.steps = self.episodes = self.iterations = 0
+        self.solved = False
+
+    def _solve(self, model: TabularModel):
+        c = self.config
+        if c.horizon > 0:
+            values, q, policy = finite_horizon_value_iteration(model, c.horizon, c.gamma)
+            return values, q, policy, c.horizon
+        return value_iteration(model, c.gamma, c.tol, c.max_iterations)
+
+    def learn(self, make_env, total_steps: int = 0, callback=None):
+        """Solve the env's model (no env steps: `total_steps` and `callback` are not used)."""
+        env = make_env()
+        try:
+            model = tabular_model(get_transition_model(env))
+        finally:
+            env.close()
+        if (model.n_states, model.n_actions) != (self.n_states, self.n_actions):
+            raise ValueError(f"the env's model has {model.n_states} states and {model.n_actions} actions; "
+                             f"this agent was built for {self.n_states} and {self.n_actions}")
+        self.values, self.q_values, self.policy, self.iterations = self._solve(model)
+        self.solved = True
+        return self
+
+    def act(self, obs, deterministic: bool = True) -> int:
+        if not self.solved:
+            raise RuntimeError(f"{self.name} has no policy yet: call learn(make_env) first")
+        state = int(obs)
+        if not 0 <= state < self.n_states or state != obs:
+            raise ValueError(f"observation {obs!r} is not a state of {self.observation_space!r}")
+        return int(self.policy[state])
+
+    def save(self, path) -> None:
+        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space,
+                        {"iterations": int(self.iterations), "solved": self.solved},
+                        {"values": self.values, "q_values": self.q_values, "policy": self.policy})
+
+    @classmethod
+    def load(cls, path):
+        meta, arrays = load_checkpoint(path, cls.name)
+        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
+                    config_from_dict(cls.Config, meta["config"]))
+        agent.values, agent.q_values, agent.policy = arrays["values"], arrays["q_values"], arrays["policy"]
+        agent.iterations, agent.solved = meta["state"]["iterations"], meta["state"]["solved"]
+        return agent
+
+
+class PolicyIteration(ValueIteration):
+    """Policy iteration: exact policy evaluation (a linear solve) alternating with greedy improvement."""
+
+    name = "policy_iteration"
+
+    def _solve(self, model: TabularModel):
+        if self.config.horizon > 0:
+            raise ValueError("policy_iteration solves infinite-horizon problems; use value_iteration for horizon > 0")
+        return policy_iteration(model, self.config.gamma, min(self.config.max_iterations, 10_000))

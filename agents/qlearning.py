@@ -1,0 +1,175 @@
+"""Tabular Q-learning (off-policy TD control) and SARSA (on-policy TD control).
+
+Reference: Sutton & Barto, Reinforcement Learning (2nd ed.), sections 6.4-6.5.
+Spaces: Discrete observations (one integer state) and Discrete actions.
+
+    Q-learning: Q(s,a) += lr * (r + gamma * (1 - terminated) * max_a' Q(s',a') - Q(s,a))
+    SARSA:      Q(s,a) += lr * (r + gamma * (1 - terminated) * Q(s',a')         - Q(s,a))
+
+a' is the epsilon-greedy action actually taken next. A time-limit truncation is not
+terminal: it still bootstraps from Q(s', .). Epsilon and the learning rate follow
+schedules over env steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checkpoint import (config_from_dict, load_checkpoint, restore_rng, rng_state, save_checkpoint,
+                         space_from_json)
+from .common import (Schedule, check_total_steps, greedy, require_discrete_actions,
+                     require_discrete_observations, seed_env)
+
+
+@dataclass
+class QLearningConfig:
+    gamma: float = 0.99
+    """discount factor"""
+    lr: float = 0.1
+    """learning rate (step size) at the start"""
+    lr_end: float = 0.01
+    """learning rate after `lr_decay_steps` env steps"""
+    lr_decay_steps: int = 100_000
+    """env steps over which the learning rate decays from lr to lr_end"""
+    lr_schedule: str = "linear"
+    """how the learning rate decays: linear, exponential or constant"""
+    epsilon_start: float = 1.0
+    """exploration rate at the start"""
+    epsilon_end: float = 0.05
+    """exploration rate after `epsilon_decay_steps` env steps"""
+    epsilon_decay_steps: int = 50_000
+    """env steps over which epsilon decays"""
+    epsilon_schedule: str = "linear"
+    """how epsilon decays: linear, exponential or constant"""
+    initial_q: float = 0.0
+    """initial value of every Q(s, a) (optimistic values encourage exploration)"""
+
+    def __post_init__(self):
+        if not 0 <= self.gamma <= 1:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        for name in ("lr", "lr_end"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        for name in ("epsilon_start", "epsilon_end"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
+
+class QLearning:
+    name = "qlearning"
+    Config = QLearningConfig
+    on_policy = False  # SARSA bootstraps from the action it takes next
+
+    def __init__(self, observation_space, action_space, config: QLearningConfig | None = None, seed: int = 0):
+        self.config = config if config is not None else self.Config()
+        self.observation_space, self.action_space = observation_space, action_space
+        self.n_states = require_discrete_observations(observation_space, self.name)
+        self.n_actions = require_discrete_actions(action_space, self.name)
+        self.rng = np.random.default_rng(seed)
+        self.q_table = np.full((self.n_states, self.n_actions), self.config.initial_q, dtype=np.float64)
+        self.steps = 0
+        self.episodes = 0
+        c = self.config
+        self.epsilon_schedule = Schedule(c.epsilon_start, c.epsilon_end, c.epsilon_decay_steps, c.epsilon_schedule)
+        self.lr_schedule = Schedule(c.lr, c.lr_end, c.lr_decay_steps, c.lr_schedule)
+
+    @property
+    def epsilon(self) -> float:
+        return self.epsilon_schedule(self.steps)
+
+    def _state(self, obs) -> int:
+        try:
+            state = int(obs)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected one observation from {self.observation_space!r} (an integer state), "
+                             f"got {obs!r}") from None
+        if state != obs or not 0 <= state < self.n_states:
+            raise ValueError(f"observation {obs!r} is not a state of {self.observation_space!r}")
+        return state
+
+    def act(self, obs, deterministic: bool = False) -> int:
+        state = self._state(obs)
+        if not deterministic and self.rng.random() < self.epsilon:
+            return int(self.rng.integers(self.n_actions))
+        return greedy(self.q_table[state], self.rng)
+
+    def _explore(self, row: list, epsilon: float) -> int:
+        """Epsilon-greedy on one Q-table row held as a Python list (list ops beat NumPy on 4 numbers)."""
+        if self.rng.random() < epsilon:
+            return int(self.rng.random() * self.n_actions)
+        best = max(row)
+        if row.count(best) == 1:
+            return row.index(best)
+        ties = [a for a, value in enumerate(row) if value == best]
+        return ties[int(self.rng.random() * len(ties))]
+
+    def learn(self, make_env, total_steps: int, callback=None):
+        total_steps = check_total_steps(total_steps)
+        gamma, on_policy = self.config.gamma, self.on_policy
+        q = self.q_table.tolist()  # the loop reads and writes Python lists; copied back at the end
+        env = make_env()
+        try:
+            state, _ = seed_env(env, self.rng)
+            action = self._explore(q[state], self.epsilon)
+            episode_return, episode_length = 0.0, 0
+            while self.steps < total_steps:
+                next_state, reward, terminated, truncated, _ = env.step(action)
+                self.steps += 1
+                episode_return += reward
+                episode_length += 1
+                epsilon = self.epsilon_schedule(self.steps)
+                next_row = q[next_state]
+                next_action = self._explore(next_row, epsilon)
+                if terminated:
+                    target = reward
+                elif on_policy:
+                    target = reward + gamma * next_row[next_action]
+                else:
+                    target = reward + gamma * max(next_row)
+                lr = self.lr_schedule(self.steps)
+                row = q[state]
+                row[action] += lr * (target - row[action])
+                if terminated or truncated:
+                    self.episodes += 1
+                    record = {"step": self.steps, "episode": self.episodes, "return": episode_return,
+                              "length": episode_length, "epsilon": epsilon, "lr": lr}
+                    if callback is not None and callback(record) is False:
+                        break
+                    next_state, _ = env.reset()
+                    next_action = self._explore(q[next_state], epsilon)
+                    episode_return, episode_length = 0.0, 0
+                state, action = next_state, next_action
+        finally:
+            self.q_table[...] = q
+            env.close()
+        return self
+
+    def greedy_policy(self) -> np.ndarray:
+        return self.q_table.argmax(axis=1)
+
+    def save(self, path) -> None:
+        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space,
+                        {"steps": self.steps, "episodes": self.episodes, "rng": rng_state(self.rng)},
+                        {"q_table": self.q_table})
+
+    @classmethod
+    def load(cls, path):
+        meta, arrays = load_checkpoint(path, cls.name)
+        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
+                    config_from_dict(cls.Config, meta["config"]))
+        if arrays["q_table"].shape != agent.q_table.shape:
+            raise ValueError(f"{path}: Q-table has shape {arrays['q_table'].shape}, expected {agent.q_table.shape}")
+        agent.q_table[...] = arrays["q_table"]
+        state = meta["state"]
+        agent.steps, agent.episodes = state["steps"], state["episodes"]
+        restore_rng(agent.rng, state["rng"])
+        return agent
+
+
+class SARSA(QLearning):
+    """On-policy TD control: bootstraps from the epsilon-greedy action it will take next."""
+
+    name = "sarsa"
+    on_policy = True

@@ -1,0 +1,65 @@
+"""Experience replay: a ring buffer of transitions in preallocated NumPy arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ReplayBuffer:
+    """Holds the last `capacity` transitions (obs, action, reward, next_obs, terminated).
+
+    `next_obs` is the true next observation, also at a time-limit truncation, so
+    the target can bootstrap from it; only `terminated` stops bootstrapping.
+    """
+
+    FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
+
+    def __init__(self, capacity: int, obs_shape: tuple, obs_dtype=np.float32):
+        if capacity < 1:
+            raise ValueError(f"replay buffer capacity must be >= 1, got {capacity}")
+        self.capacity = int(capacity)
+        self.obs = np.zeros((capacity, *obs_shape), dtype=obs_dtype)
+        self.next_obs = np.zeros((capacity, *obs_shape), dtype=obs_dtype)
+        self.actions = np.zeros(capacity, dtype=np.int64)
+        self.rewards = np.zeros(capacity, dtype=np.float32)
+        self.terminated = np.zeros(capacity, dtype=np.float32)
+        self.position = 0  # where the next transition goes
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs, action: int, reward: float, next_obs, terminated: bool) -> None:
+        i = self.position
+        self.obs[i] = obs
+        self.actions[i] = action
+        self.rewards[i] = reward
+        self.next_obs[i] = next_obs
+        self.terminated[i] = terminated
+        self.position = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple:
+        """(obs, actions, rewards, next_obs, terminated) for `batch_size` uniform draws with replacement."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        index = rng.integers(0, self.size, size=batch_size)
+        return (self.obs[index], self.actions[index], self.rewards[index], self.next_obs[index],
+                self.terminated[index])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in self.FIELDS)
+
+    def state_arrays(self) -> dict:
+        """The filled part, oldest first, so a buffer of another capacity can read it back."""
+        order = np.arange(self.position - self.size, self.position) % self.capacity
+        return {name: getattr(self, name)[order] for name in self.FIELDS}
+
+    def load_state_arrays(self, arrays: dict) -> None:
+        count = len(arrays["actions"])
+        keep = min(count, self.capacity)
+        for name in self.FIELDS:
+            getattr(self, name)[:keep] = arrays[name][count - keep:]
+        self.size = keep
+        self.position = keep % self.capacity
