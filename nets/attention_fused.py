@@ -188,7 +188,7 @@ def attention(qkv: Tensor, mask: np.ndarray | None = None):
     """Fused `attention_composed`: one node, with the backward of matmul, softmax and matmul.
 
     A query whose keys are all masked gets all-zero weights (output 0), not NaN.
-    `weights` is returned for inspection: read it, do not write it (the backward uses it).
+    The returned weights are read-only: the backward uses them.
     """
     data = qkv.data
     q, k, v = data[0], data[1], data[2]
@@ -199,8 +199,9 @@ def attention(qkv: Tensor, mask: np.ndarray | None = None):
         np.copyto(scores, -np.inf, where=~np.asarray(mask, dtype=bool))
     row_max = np.maximum.reduce(scores, axis=-1, keepdims=True)
     if mask is not None:
-        # A fully masked row has max -inf and -inf - -inf is NaN: a finite floor makes its exps 0
-        # and its total 0, which the floor of 1 below leaves at 0 (other rows' totals are >= 1).
+        # A fully masked row has max -inf, and -inf - -inf is NaN. With a finite floor its exps are
+        # all 0; raising the totals to at least 1 below then keeps that row at 0 and changes no
+        # other row (their largest term is exp(0) = 1).
         np.maximum(row_max, -1e30, out=row_max)
     scores -= row_max
     weights = np.exp(scores, out=scores)
@@ -208,6 +209,7 @@ def attention(qkv: Tensor, mask: np.ndarray | None = None):
     if mask is not None:
         np.maximum(totals, 1, out=totals)
     weights /= totals
+    weights.flags.writeable = False  # handed out for inspection; the backward needs it unchanged
     out = Tensor._result(weights @ v, (qkv,), "attention")
     if out.requires_grad:
         def _backward():

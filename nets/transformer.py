@@ -9,9 +9,9 @@ one feature vector, for RL policies over grid cells or object sets).
 Shape letters: B batch, T tokens, C = dim (model width), H heads,
 hd = head_dim = C // H, V vocabulary size.
 
-The attention core, layer norm, RMS norm and the embedding lookup are fused ops
-with hand-written backward (nets/attention_fused.py), each checked in the tests
-against the same computation composed from primitive Tensor ops.
+The attention core, layer norm, RMS norm, GELU and the embedding lookup are
+fused ops with hand-written backward (nets/attention_fused.py), each checked in
+the tests against the same computation composed from primitive Tensor ops.
 
 Initialization follows GPT-2: weights N(0, 0.02), biases 0, and the two
 projections that write into the residual stream N(0, 0.02 / sqrt(2 n_layers)) so
@@ -173,6 +173,14 @@ def causal_mask(n_tokens: int) -> np.ndarray:
     return mask
 
 
+def _check_key_mask(key_mask, batch: int, n_tokens: int) -> np.ndarray:
+    key_mask = np.asarray(key_mask.data if isinstance(key_mask, Tensor) else key_mask)
+    if key_mask.dtype != bool or key_mask.shape != (batch, n_tokens):
+        raise ValueError(f"key_mask must be a boolean array of shape (batch, tokens) = {(batch, n_tokens)}, "
+                         f"True for tokens to attend to; got dtype {key_mask.dtype} shape {key_mask.shape}")
+    return key_mask
+
+
 def attention_mask(n_tokens: int, causal: bool, key_mask=None, batch: int | None = None):
     """Which keys each query may see: None (all), (T, T) causal, or (B, T, T) with a key mask.
 
@@ -182,11 +190,7 @@ def attention_mask(n_tokens: int, causal: bool, key_mask=None, batch: int | None
     mask = causal_mask(n_tokens) if causal else None
     if key_mask is None:
         return mask
-    key_mask = np.asarray(key_mask.data if isinstance(key_mask, Tensor) else key_mask)
-    if key_mask.dtype != bool or key_mask.shape != (batch, n_tokens):
-        raise ValueError(f"key_mask must be a boolean array of shape (batch, tokens) = {(batch, n_tokens)}, "
-                         f"True for tokens to attend to; got dtype {key_mask.dtype} shape {key_mask.shape}")
-    keys = key_mask[:, None, :]                          # (B, 1, T): the same keys for every query
+    keys = _check_key_mask(key_mask, batch, n_tokens)[:, None, :]  # (B, 1, T): the same keys for every query
     return keys if mask is None else keys & mask         # (B, T, T)
 
 
@@ -445,11 +449,13 @@ class AttentionEncoder(Module):
             raise ValueError(f"AttentionEncoder expects (batch, {self.n_tokens}, {self.in_features}) or flat "
                              f"(batch, {self.n_tokens * self.in_features}), got {x.shape}")
         B = x.shape[0]
+        if key_mask is not None:
+            key_mask = _check_key_mask(key_mask, B, self.n_tokens)
         h = self.embed(x)                                             # (B, T, C)
         if self.cls_token is not None:
             h = concat([self.cls_token * np.ones((B, 1, 1), dtype), h], axis=1)  # (B, 1 + T, C)
             if key_mask is not None:
-                key_mask = np.concatenate([np.ones((B, 1), bool), np.asarray(key_mask)], axis=1)
+                key_mask = np.concatenate([np.ones((B, 1), bool), key_mask], axis=1)
         h = self.position_embedding(h)
         for block in self.blocks:
             h = block(h, key_mask)
@@ -458,7 +464,7 @@ class AttentionEncoder(Module):
             return h[:, 0]                                            # (B, C)
         if key_mask is None:
             return h.mean(axis=1)                                     # (B, C)
-        weights = np.asarray(key_mask, dtype=dtype)[:, :, None]       # (B, T, 1)
+        weights = key_mask.astype(dtype)[:, :, None]                  # (B, T, 1)
         return (h * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
 
     def extra_repr(self) -> str:
