@@ -11,8 +11,9 @@ from .dqn import DQN
 from .planning import PolicyIteration, ValueIteration
 from .ppo import PPO
 from .qlearning import SARSA, QLearning
+from .supervised import Supervised
 
-AGENTS = {cls.name: cls for cls in (QLearning, SARSA, ValueIteration, PolicyIteration, DQN, A2C, PPO)}
+AGENTS = {cls.name: cls for cls in (QLearning, SARSA, ValueIteration, PolicyIteration, DQN, A2C, PPO, Supervised)}
 
 
 def get_agent(name: str):
