@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--env", help="GridWorld, Iris, NextToken (any case), other short names from --list, "
                                     "or any Gymnasium id with Discrete actions (CartPole-v1, FrozenLake-v1)")
     what.add_argument("--agent", help="qlearning, sarsa, dqn, reinforce, ... (default: per env, see --list)")
-    what.add_argument("--policy", help="network kind for network agents: mlp or attention (default: per env)")
+    what.add_argument("--policy", help="network of a network agent: mlp, attention (GridWorld cells as tokens), "
+                                       "or gpt (supervised on text); default: per env, see --list")
     what.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                       help="gymnasium.make option, repeatable (e.g. obs_mode=coords, slip_prob=0.1)")
     what.add_argument("--config", metavar="FILE", help="TOML or JSON file with the same keys as a run's "
