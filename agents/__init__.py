@@ -14,7 +14,8 @@ from .dqn import DQN
 from .planning import PolicyIteration, ValueIteration
 from .ppo import PPO
 from .qlearning import SARSA, QLearning
+from .reinforce import REINFORCE
 from .registry import AGENTS, get_agent, load_agent
 
 __all__ = ["AGENTS", "get_agent", "load_agent", "evaluate", "ensure_compatible", "FORMAT_VERSION",
-           "QLearning", "SARSA", "ValueIteration", "PolicyIteration", "DQN", "A2C", "PPO"]
+           "QLearning", "SARSA", "ValueIteration", "PolicyIteration", "DQN", "REINFORCE", "A2C", "PPO"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from rl_scratch.nets import MLP, Module, Tensor
+from rl_scratch.nets.transformer import AttentionEncoder
 
 POLICIES = ("mlp", "attention", "gpt")
 
@@ -21,15 +22,8 @@ class AttentionHead(Module):
 
     def __init__(self, obs_shape: tuple, n_outputs: int, hidden: tuple, activation: str, rng: np.random.Generator,
                  dim: int, n_heads: int, n_layers: int, output_gain: float | None, dtype):
-        try:
-            from rl_scratch.nets.transformer import AttentionEncoder
-        except ImportError:
-            raise NotImplementedError("policy='attention' needs rl_scratch.nets.transformer.AttentionEncoder, "
-                                      "which this installation lacks; use policy='mlp'") from None
         n_tokens, n_features = obs_shape
-        self.encoder = AttentionEncoder(n_features, n_tokens, dim, n_heads, n_layers, rng=rng)
-        if dtype != np.float32:
-            self.encoder.to(dtype)
+        self.encoder = AttentionEncoder(n_features, n_tokens, dim, n_heads, n_layers, rng=rng, dtype=dtype)
         self.head = MLP([dim, *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
                         output_gain=output_gain)
 

@@ -11,6 +11,7 @@ from .dqn import DQN
 from .planning import PolicyIteration, ValueIteration
 from .ppo import PPO
 from .qlearning import SARSA, QLearning
+from .reinforce import REINFORCE
 from .supervised import Supervised
 
 AGENTS = {cls.name: cls for cls in (QLearning, SARSA, ValueIteration, PolicyIteration, DQN, A2C, PPO, Supervised)}

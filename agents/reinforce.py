@@ -1,0 +1,273 @@
+"""REINFORCE: Monte-Carlo policy gradient with reward-to-go and a baseline.
+
+Reference: Williams, "Simple statistical gradient-following algorithms for
+connectionist reinforcement learning" (1992); Sutton & Barto (2nd ed.), section 13.4.
+Spaces: Discrete or Box observations, Discrete actions.
+
+    G_t = r_t + gamma * G_{t+1}            (reward-to-go, cut at the episode's end)
+    A_t = G_t - b(s_t)                     (baseline: learned V(s_t), or the batch mean of G at step t)
+    loss = -mean(log pi(a_t|s_t) * A_t) - ent_coef * entropy + vf_coef * mean((V(s_t) - G_t)^2)
+
+Episodes come from a `gymnasium.vector.SyncVectorEnv` in SAME_STEP autoreset mode, so
+every step is a real transition and the final observation of an episode is in
+`info["final_obs"]`. An update uses complete episodes only: each sub-env's unfinished
+episode carries over to the next batch. A time-limit truncation is not terminal: with a
+value baseline the return is bootstrapped there with gamma * V(final observation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
+from rl_scratch.nets import functional as F
+
+from .checkpoint import (config_from_dict, load_checkpoint, prefixed, restore_rng, rng_state, save_checkpoint,
+                         space_from_json, unprefixed)
+from .common import (ObsEncoder, categorical_entropy, categorical_log_prob, check_total_steps, draw_seed,
+                     normalize, require_discrete_actions, sample_categorical)
+from .policies import POLICIES, build_network
+
+BASELINES = ("value", "mean", "none")
+
+
+@dataclass
+class REINFORCEConfig:
+    gamma: float = 0.99
+    """discount factor"""
+    lr: float = 3e-3
+    """Adam learning rate (policy and value networks)"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden layer sizes of the policy and of the value network"""
+    activation: str = "tanh"
+    """hidden activation"""
+    policy: str = "mlp"
+    """network over the observation: mlp, or attention for (tokens, features) observations"""
+    n_envs: int = 8
+    """parallel environments (a SyncVectorEnv)"""
+    batch_episodes: int = 16
+    """complete episodes per gradient step"""
+    baseline: str = "value"
+    """value (learned V(s)), mean (batch mean of returns at the same step of the episode) or none"""
+    vf_coef: float = 0.5
+    """weight of the value loss"""
+    ent_coef: float = 0.0
+    """weight of the entropy bonus"""
+    normalize_advantages: bool = True
+    """scale advantages to zero mean and unit variance per batch"""
+    max_grad_norm: float = 0.5
+    """clip the gradient norm of the policy and of the value network to this (each separately)"""
+    attention_dim: int = 32
+    """attention policy: token embedding size"""
+    attention_heads: int = 2
+    """attention policy: heads per layer"""
+    attention_layers: int = 1
+    """attention policy: number of encoder layers"""
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        if self.baseline not in BASELINES:
+            raise ValueError(f"unknown baseline {self.baseline!r}; choose one of {list(BASELINES)}")
+        if self.n_envs < 1 or self.batch_episodes < 1:
+            raise ValueError(f"n_envs and batch_episodes must be >= 1, got {self.n_envs} and {self.batch_episodes}")
+
+
+def reward_to_go(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted return from each step to its episode's end; `dones[i]` ends an episode after step i."""
+    returns = np.empty(len(rewards), dtype=np.float64)
+    running = 0.0
+    for i in range(len(rewards) - 1, -1, -1):
+        if dones[i]:
+            running = 0.0
+        running = rewards[i] + gamma * running
+        returns[i] = running
+    return returns
+
+
+def steps_into_episode(dones: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... counting from each episode's first step (episodes are laid end to end)."""
+    starts = np.concatenate([[True], dones[:-1]])
+    first_index = np.flatnonzero(starts)
+    return np.arange(len(dones)) - first_index[np.cumsum(starts) - 1]
+
+
+def time_step_mean_baseline(returns: np.ndarray, dones: np.ndarray) -> np.ndarray:
+    """Per step, the mean return of all batch episodes at the same step index."""
+    t = steps_into_episode(dones)
+    totals = np.bincount(t, weights=returns)
+    counts = np.bincount(t)
+    return (totals / counts)[t]
+
+
+def reinforce_loss(logits: Tensor, actions: np.ndarray, advantages: np.ndarray, ent_coef: float):
+    """(policy-gradient loss - ent_coef * entropy, pg_loss, entropy) as Tensors."""
+    log_prob = categorical_log_prob(logits, actions)
+    pg_loss = -(log_prob * advantages.astype(logits.dtype, copy=False)).mean()
+    entropy = categorical_entropy(logits).mean()
+    return pg_loss - entropy * ent_coef, pg_loss, entropy
+
+
+class REINFORCE:
+    name = "reinforce"
+    Config = REINFORCEConfig
+
+    def __init__(self, observation_space, action_space, config: REINFORCEConfig | None = None, seed: int = 0):
+        self.config = c = config if config is not None else self.Config()
+        self.observation_space, self.action_space = observation_space, action_space
+        self.n_actions = require_discrete_actions(action_space, self.name)
+        self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
+        self.rng = np.random.default_rng(seed)
+        network = dict(policy=c.policy, obs_shape=self.encoder.shape, hidden=c.hidden, activation=c.activation,
+                       rng=self.rng, attention_dim=c.attention_dim, attention_heads=c.attention_heads,
+                       attention_layers=c.attention_layers)
+        self.policy_net = build_network(n_outputs=self.n_actions, output_gain=0.01, **network)
+        parameters = self.policy_net.parameters()
+        self.value_net = None
+        if c.baseline == "value":
+            self.value_net = build_network(n_outputs=1, output_gain=1.0, **network)
+            parameters += self.value_net.parameters()
+        self.optimizer = Adam(parameters, lr=c.lr)
+        self.steps = self.episodes = self.updates = 0
+        self.last_stats: dict = {}
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return self.policy_net(Tensor(features)).data
+
+    def values(self, features: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return self.value_net(Tensor(features)).data[:, 0]
+
+    def act(self, obs, deterministic: bool = False) -> int:
+        logits = self.logits(self.encoder.one(obs))
+        if deterministic:
+            return int(logits[0].argmax())
+        return int(sample_categorical(logits, self.rng)[0])
+
+    # ---------------------------------------------------------------- update
+    def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray) -> dict:
+        """One gradient step on complete episodes laid end to end; returns the loss terms."""
+        c = self.config
+        returns = reward_to_go(rewards, dones, c.gamma)
+        policy_params = self.policy_net.parameters()
+        if c.baseline == "value":
+            predicted = self.value_net(Tensor(obs))[:, 0]
+            advantages = returns - predicted.data
+            value_loss = F.mse_loss(predicted, returns.astype(predicted.dtype))
+        elif c.baseline == "mean":
+            advantages = returns - time_step_mean_baseline(returns, dones)
+        else:
+            advantages = returns
+        if c.normalize_advantages:
+            advantages = normalize(advantages)
+        loss, pg_loss, entropy = reinforce_loss(self.policy_net(Tensor(obs)), actions, advantages, c.ent_coef)
+        if c.baseline == "value":
+            loss = loss + value_loss * c.vf_coef
+        self.optimizer.zero_grad()
+        loss.backward()
+        clip_grad_norm(policy_params, c.max_grad_norm)
+        if self.value_net is not None:
+            clip_grad_norm(self.value_net.parameters(), c.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        stats = {"loss": float(loss.data), "pg_loss": float(pg_loss.data), "entropy": float(entropy.data)}
+        if c.baseline == "value":
+            stats["value_loss"] = float(value_loss.data)
+        return stats
+
+    # -------------------------------------------------------------- training
+    def learn(self, make_env, total_steps: int, callback=None):
+        total_steps = check_total_steps(total_steps)
+        c, n = self.config, self.config.n_envs
+        envs = gym.vector.SyncVectorEnv([make_env for _ in range(n)],
+                                        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        try:
+            obs, _ = envs.reset(seed=draw_seed(self.rng))
+            envs.action_space.seed(draw_seed(self.rng))
+            features = self.encoder.batch(obs)
+            # Per sub-env: the steps of its unfinished episode, carried across updates.
+            carried = [[] for _ in range(n)]
+            # Step-major since the last update: (features, actions, rewards, dones), each (n_envs, ...).
+            steps_since_update = []
+            finished = 0
+            episode_returns = np.zeros(n)
+            episode_lengths = np.zeros(n, dtype=np.int64)
+            stop = False
+            while self.steps < total_steps and not stop:
+                actions = sample_categorical(self.logits(features), self.rng)
+                obs, rewards, terminated, truncated, info = envs.step(actions)
+                self.steps += n
+                episode_returns += rewards
+                episode_lengths += 1
+                dones = terminated | truncated
+                learning_rewards = rewards.astype(np.float64)
+                bootstrap = truncated & ~terminated
+                if self.value_net is not None and bootstrap.any():
+                    final = self.encoder.batch(np.stack([info["final_obs"][i] for i in np.flatnonzero(bootstrap)]))
+                    learning_rewards[bootstrap] += c.gamma * self.values(final)
+                steps_since_update.append((features, actions, learning_rewards, dones))
+                features = self.encoder.batch(obs)
+
+                for i in np.flatnonzero(dones):
+                    self.episodes += 1
+                    finished += 1
+                    record = {"step": self.steps, "episode": self.episodes, "return": float(episode_returns[i]),
+                              "length": int(episode_lengths[i]), "lr": self.optimizer.lr, **self.last_stats}
+                    episode_returns[i], episode_lengths[i] = 0.0, 0
+                    if callback is not None and callback(record) is False:
+                        stop = True
+                if finished >= c.batch_episodes and not stop:
+                    batch = self._complete_episodes(carried, steps_since_update)
+                    self.last_stats = self.update(*batch)
+                    steps_since_update, finished = [], 0
+        finally:
+            envs.close()
+        return self
+
+    @staticmethod
+    def _complete_episodes(carried: list, steps: list) -> tuple:
+        """Split each sub-env's steps into complete episodes (returned, end to end) and the
+        unfinished tail (kept in `carried`)."""
+        features = np.stack([s[0] for s in steps], axis=1)  # (n_envs, T, *obs)
+        actions, rewards, dones = (np.stack([s[k] for s in steps], axis=1) for k in (1, 2, 3))  # (n_envs, T)
+        parts = []
+        for i in range(len(carried)):
+            env_steps = [features[i], actions[i], rewards[i], dones[i]]
+            if carried[i]:
+                env_steps = [np.concatenate([old, new]) for old, new in zip(carried[i], env_steps)]
+            ends = np.flatnonzero(env_steps[3])
+            cut = ends[-1] + 1 if len(ends) else 0
+            parts.append([x[:cut] for x in env_steps])
+            carried[i] = [x[cut:] for x in env_steps]
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        arrays = {**prefixed("policy", self.policy_net.state_dict()), **prefixed("optim", self.optimizer.state_dict())}
+        if self.value_net is not None:
+            arrays.update(prefixed("value", self.value_net.state_dict()))
+        state = {"steps": self.steps, "episodes": self.episodes, "updates": self.updates,
+                 "rng": rng_state(self.rng), "last_stats": self.last_stats}
+        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space, state, arrays)
+
+    @classmethod
+    def load(cls, path):
+        meta, arrays = load_checkpoint(path, cls.name)
+        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
+                    config_from_dict(cls.Config, meta["config"]))
+        try:
+            agent.policy_net.load_state_dict(unprefixed("policy", arrays))
+            if agent.value_net is not None:
+                agent.value_net.load_state_dict(unprefixed("value", arrays))
+            agent.optimizer.load_state_dict(unprefixed("optim", arrays))
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
+        state = meta["state"]
+        agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
+        agent.last_stats = state["last_stats"]
+        restore_rng(agent.rng, state["rng"])
+        return agent
