@@ -14,7 +14,7 @@ from .qlearning import SARSA, QLearning
 from .reinforce import REINFORCE
 from .supervised import Supervised
 
-AGENTS = {cls.name: cls for cls in (QLearning, SARSA, ValueIteration, PolicyIteration, DQN, A2C, PPO, Supervised)}
+AGENTS = {cls.name: cls for cls in (QLearning, SARSA, ValueIteration, PolicyIteration, DQN, REINFORCE, A2C, PPO, Supervised)}
 
 
 def get_agent(name: str):
