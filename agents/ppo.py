@@ -20,13 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
+from rl_scratch.nets import Tensor, clip_grad_norm
 
-from .common import ObsEncoder, check_total_steps, finite_or_none, normalize, require_discrete_actions, sample_categorical
-from .normalize import RunningMeanStd
+from .common import check_total_steps, finite_or_none, normalize
 from .policies import POLICIES
-from .rollout import (ActorCritic, RolloutBuffer, VectorCollector, categorical_log_probs, explained_variance,
-                      load_actor_critic, mean_entropy, save_actor_critic, value_loss)
+from .rollout import (ActorCriticAgent, RolloutBuffer, VectorCollector, categorical_log_probs, explained_variance,
+                      mean_entropy, value_loss)
 
 
 @dataclass
@@ -130,55 +129,9 @@ def clipped_surrogate_loss(logits: Tensor, actions: np.ndarray, old_log_probs: n
     return out, stats
 
 
-class PPO:
+class PPO(ActorCriticAgent):
     name = "ppo"
     Config = PPOConfig
-
-    def __init__(self, observation_space, action_space, config: PPOConfig | None = None, seed: int = 0):
-        self.config = c = config if config is not None else self.Config()
-        self.observation_space, self.action_space = observation_space, action_space
-        self.n_actions = require_discrete_actions(action_space, self.name)
-        self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
-        self.rng = np.random.default_rng(seed)
-        self.net = ActorCritic(self.encoder.shape, self.n_actions, c.hidden, self.rng, activation=c.activation,
-                               shared=c.shared, policy=c.policy, attention_dim=c.attention_dim,
-                               attention_heads=c.attention_heads, attention_layers=c.attention_layers)
-        self.optimizer = Adam(self.net.parameters(), lr=c.lr, eps=1e-5)
-        self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
-        self.steps = self.episodes = self.updates = 0
-        self.last_stats: dict = {}
-
-    # ------------------------------------------------------------- acting
-    def featurize(self, obs, update: bool = False) -> np.ndarray:
-        """A vector env's observation batch -> network inputs (normalized; `update` feeds the statistics)."""
-        features = self.encoder.batch(obs)
-        if self.normalizer is None:
-            return features
-        if update:
-            self.normalizer.update(features)
-        return self.normalizer.normalize(features)
-
-    def policy_step(self, features: np.ndarray):
-        """Sampled actions, their log-probabilities and the state values, for a batch."""
-        with no_grad():
-            logits, values = self.net(Tensor(features))
-        actions = sample_categorical(logits.data, self.rng)
-        log_probs = categorical_log_probs(logits.data)[np.arange(len(actions)), actions]
-        return actions, log_probs, values.data
-
-    def value_of(self, features: np.ndarray) -> np.ndarray:
-        with no_grad():
-            return self.net(Tensor(features))[1].data
-
-    def act(self, obs, deterministic: bool = False) -> int:
-        features = self.encoder.one(obs)
-        if self.normalizer is not None:
-            features = self.normalizer.normalize(features)
-        with no_grad():
-            logits = self.net(Tensor(features))[0].data
-        if deterministic:
-            return int(logits[0].argmax())
-        return int(sample_categorical(logits, self.rng)[0])
 
     # ----------------------------------------------------------- learning
     def update(self, buffer: RolloutBuffer, clip_range: float) -> dict:
@@ -229,15 +182,8 @@ class PPO:
                 clip_range = c.clip_range * remaining if c.anneal_clip else c.clip_range
                 finished = collector.collect(buffer, self.featurize, self.policy_step, self.value_of, self.steps)
                 self.steps += c.n_envs * c.n_steps
-                stop = False
-                for step, episode_return, length in finished:
-                    self.episodes += 1
-                    record = {"step": step, "episode": self.episodes, "return": episode_return, "length": length,
-                              "lr": self.optimizer.lr, "loss": None, "entropy": None, **self.last_stats}
-                    if callback is not None and callback(record) is False:
-                        stop = True
-                        break
-                if stop:
+                records = list(self.episode_records(finished))
+                if callback is not None and any(callback(record) is False for record in records):
                     break
                 buffer.compute_advantages(c.gamma, c.gae_lambda)
                 self.last_stats = self.update(buffer, max(clip_range, 1e-8))
@@ -246,11 +192,3 @@ class PPO:
         finally:
             collector.close()
         return self
-
-    # ------------------------------------------------------------ persistence
-    def save(self, path) -> None:
-        save_actor_critic(self, path)
-
-    @classmethod
-    def load(cls, path):
-        return load_actor_critic(cls, path)

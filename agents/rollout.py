@@ -1,5 +1,6 @@
 """What A2C and PPO share: n-step rollouts from a vector env, GAE, the actor-critic
-network, the value and entropy losses, and checkpointing.
+network, the value and entropy losses, and the agents' construction, acting and
+checkpoints (`ActorCriticAgent`; each algorithm keeps its own update and training loop).
 
 Episode ends in a vector env. Gymnasium 1.x vector envs reset a finished sub-env on
 the *next* step by default, turning that step into a fake transition. We create
@@ -25,12 +26,13 @@ import math
 import gymnasium
 import numpy as np
 
-from rl_scratch.nets import MLP, Module, Tensor
+from rl_scratch.nets import MLP, Adam, Module, Tensor, no_grad
 from rl_scratch.nets import init as nets_init
 
 from .checkpoint import (config_from_dict, load_checkpoint, prefixed, restore_rng, rng_state, save_checkpoint,
                          space_from_json, unprefixed)
-from .common import draw_seed
+from .common import ObsEncoder, draw_seed, require_discrete_actions, sample_categorical
+from .normalize import RunningMeanStd
 
 
 # ---------------------------------------------------------------------- GAE
@@ -298,30 +300,88 @@ def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
     return float("nan") if spread == 0 else float(1.0 - np.var(targets - predictions) / spread)
 
 
-# --------------------------------------------------------------- persistence
-def save_actor_critic(agent, path) -> None:
-    """Checkpoint an A2C/PPO agent: network, optimizer, normalizer, counters, RNG."""
-    arrays = {**prefixed("net", agent.net.state_dict()), **prefixed("optim", agent.optimizer.state_dict())}
-    if agent.normalizer is not None:
-        arrays.update(prefixed("obs_norm", agent.normalizer.state_arrays()))
-    state = {"steps": agent.steps, "episodes": agent.episodes, "updates": agent.updates,
-             "rng": rng_state(agent.rng), "last_stats": agent.last_stats}
-    save_checkpoint(path, agent.name, agent.config, agent.observation_space, agent.action_space, state, arrays)
+# ------------------------------------------------------------------ agents
+class ActorCriticAgent:
+    """Construction, acting and checkpoints of A2C and PPO; each defines `Config`, `update` and `learn`."""
 
+    name = ""
+    Config = None
 
-def load_actor_critic(cls, path):
-    meta, arrays = load_checkpoint(path, cls.name)
-    agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
-                config_from_dict(cls.Config, meta["config"]))
-    try:
-        agent.net.load_state_dict(unprefixed("net", arrays))
-        agent.optimizer.load_state_dict(unprefixed("optim", arrays))
-        if agent.normalizer is not None:
-            agent.normalizer.load_state_arrays(unprefixed("obs_norm", arrays))
-        state = meta["state"]
-        agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
-        agent.last_stats = state["last_stats"]
-        restore_rng(agent.rng, state["rng"])
-    except (KeyError, ValueError) as error:
-        raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
-    return agent
+    def __init__(self, observation_space, action_space, config=None, seed: int = 0):
+        self.config = c = config if config is not None else self.Config()
+        self.observation_space, self.action_space = observation_space, action_space
+        self.n_actions = require_discrete_actions(action_space, self.name)
+        self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
+        self.rng = np.random.default_rng(seed)
+        self.net = ActorCritic(self.encoder.shape, self.n_actions, c.hidden, self.rng, activation=c.activation,
+                               shared=c.shared, policy=c.policy, attention_dim=c.attention_dim,
+                               attention_heads=c.attention_heads, attention_layers=c.attention_layers)
+        self.optimizer = Adam(self.net.parameters(), lr=c.lr, eps=1e-5)
+        self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
+        self.steps = self.episodes = self.updates = 0
+        self.last_stats: dict = {}
+
+    def featurize(self, obs, update: bool = False) -> np.ndarray:
+        """A vector env's observation batch -> network inputs (normalized; `update` feeds the statistics)."""
+        features = self.encoder.batch(obs)
+        if self.normalizer is None:
+            return features
+        if update:
+            self.normalizer.update(features)
+        return self.normalizer.normalize(features)
+
+    def policy_step(self, features: np.ndarray):
+        """Sampled actions, their log-probabilities and the state values, for a batch."""
+        with no_grad():
+            logits, values = self.net(Tensor(features))
+        actions = sample_categorical(logits.data, self.rng)
+        log_probs = categorical_log_probs(logits.data)[np.arange(len(actions)), actions]
+        return actions, log_probs, values.data
+
+    def value_of(self, features: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return self.net(Tensor(features))[1].data
+
+    def act(self, obs, deterministic: bool = False) -> int:
+        features = self.encoder.one(obs)
+        if self.normalizer is not None:
+            features = self.normalizer.normalize(features)
+        with no_grad():
+            logits = self.net(Tensor(features))[0].data
+        if deterministic:
+            return int(logits[0].argmax())
+        return int(sample_categorical(logits, self.rng)[0])
+
+    def episode_records(self, finished):
+        """Callback records of the episodes a rollout finished (counts them)."""
+        for step, episode_return, length in finished:
+            self.episodes += 1
+            yield {"step": step, "episode": self.episodes, "return": episode_return, "length": length,
+                   "lr": self.optimizer.lr, "loss": None, "entropy": None, **self.last_stats}
+
+    def save(self, path) -> None:
+        """Checkpoint: network, optimizer, normalizer statistics, counters, RNG state."""
+        arrays = {**prefixed("net", self.net.state_dict()), **prefixed("optim", self.optimizer.state_dict())}
+        if self.normalizer is not None:
+            arrays.update(prefixed("obs_norm", self.normalizer.state_arrays()))
+        state = {"steps": self.steps, "episodes": self.episodes, "updates": self.updates,
+                 "rng": rng_state(self.rng), "last_stats": self.last_stats}
+        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space, state, arrays)
+
+    @classmethod
+    def load(cls, path):
+        meta, arrays = load_checkpoint(path, cls.name)
+        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
+                    config_from_dict(cls.Config, meta["config"]))
+        try:
+            agent.net.load_state_dict(unprefixed("net", arrays))
+            agent.optimizer.load_state_dict(unprefixed("optim", arrays))
+            if agent.normalizer is not None:
+                agent.normalizer.load_state_arrays(unprefixed("obs_norm", arrays))
+            state = meta["state"]
+            agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
+            agent.last_stats = state["last_stats"]
+            restore_rng(agent.rng, state["rng"])
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
+        return agent
