@@ -236,13 +236,19 @@ class ActorCritic(Module):
         self.actor = mlp([in_features, *hidden, n_actions], 0.01)
         self.critic = mlp([in_features, *hidden, 1], 1.0)
 
+    def features(self, x: Tensor) -> Tensor:
+        h = self.encoder(x) if self.encoder is not None else x
+        return self.body(h) if self.body is not None else h
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(logits (B, n_actions), values (B,))."""
-        h = self.encoder(x) if self.encoder is not None else x
-        if self.body is not None:
-            h = self.body(h)
+        h = self.features(x)
         values = self.critic(h)
         return self.actor(h), values.reshape(values.shape[0])
+
+    def logits(self, x: Tensor) -> Tensor:
+        """The policy head alone (acting needs no value)."""
+        return self.actor(self.features(x))
 
 
 # -------------------------------------------------------------------- losses
@@ -347,7 +353,7 @@ class ActorCriticAgent:
         if self.normalizer is not None:
             features = self.normalizer.normalize(features)
         with no_grad():
-            logits = self.net(Tensor(features))[0].data
+            logits = self.net.logits(Tensor(features)).data
         if deterministic:
             return int(logits[0].argmax())
         return int(sample_categorical(logits, self.rng)[0])

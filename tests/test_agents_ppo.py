@@ -260,3 +260,32 @@ def test_bad_spaces_configs_and_observations_raise_clear_errors():
         agent.act(np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="total_steps"):
         agent.learn(make_cartpole, -1)
+
+
+def test_async_envs_give_the_same_run_as_sync_envs():
+    def run(asynchronous):
+        records = []
+        env = gym.make(GRID)
+        config = PPOConfig(n_envs=2, n_steps=64, batch_size=64, async_envs=asynchronous)
+        PPO(env.observation_space, env.action_space, config, seed=0).learn(lambda: gym.make(GRID), 512,
+                                                                           records.append)
+        return records
+
+    records = run(False)
+    assert len(records) > 2 and run(True) == records
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_attention_policy_reads_grid_tokens(shared):
+    make = lambda: gym.make(GRID, obs_mode="grid")  # noqa: E731
+    env = make()
+    config = PPOConfig(policy="attention", shared=shared, hidden=(16,), n_envs=2, n_steps=16, batch_size=16,
+                       n_epochs=1, attention_dim=8, attention_heads=2)
+    agent = PPO(env.observation_space, env.action_space, config, seed=0)
+    before = {k: v.copy() for k, v in agent.net.state_dict().items()}
+    agent.learn(make, 32)
+    encoder_keys = [k for k in before if k.startswith("encoder.")]
+    assert encoder_keys and any(not np.array_equal(before[k], agent.net.state_dict()[k]) for k in encoder_keys)
+    assert agent.act(env.reset(seed=0)[0]) in range(4)
+    with pytest.raises(ValueError, match="attention"):
+        PPO(gym.make(GRID).observation_space, env.action_space, config)
