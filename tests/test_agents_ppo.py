@@ -6,6 +6,7 @@ import pytest
 from gymnasium import spaces
 
 import rl_scratch  # noqa: F401  (registers the rl_scratch/ env ids)
+from rl_scratch.agents import load_agent
 from rl_scratch.agents.a2c import A2C, A2CConfig
 from rl_scratch.agents.common import categorical_entropy, evaluate
 from rl_scratch.agents.normalize import RunningMeanStd
@@ -222,7 +223,8 @@ def test_save_load_resumes_bit_for_bit(cls, tmp_path):
     agent = cls(env.observation_space, env.action_space, config, seed=3).learn(make_cartpole, 256)
     path = tmp_path / "agent.npz"
     agent.save(path)
-    restored = cls.load(path)
+    restored = load_agent(path)  # dispatches on the stored agent name
+    assert type(restored) is cls and restored.config == agent.config
     assert (restored.steps, restored.episodes, restored.updates) == (agent.steps, agent.episodes, agent.updates)
     assert restored.optimizer.steps == agent.optimizer.steps and restored.optimizer.lr == agent.optimizer.lr
     np.testing.assert_array_equal(restored.optimizer.m, agent.optimizer.m)
