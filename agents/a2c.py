@@ -22,7 +22,7 @@ from rl_scratch.nets import Tensor, clip_grad_norm
 
 from .common import categorical_log_prob, check_total_steps, finite_or_none, normalize
 from .policies import POLICIES
-from .rollout import ActorCriticAgent, RolloutBuffer, VectorCollector, explained_variance, mean_entropy, value_loss
+from .rollout import ActorCriticAgent, RolloutBuffer, explained_variance, mean_entropy, value_loss
 
 
 @dataclass
@@ -108,7 +108,7 @@ class A2C(ActorCriticAgent):
             return self
         c = self.config
         buffer = RolloutBuffer(c.n_steps, c.n_envs, self.encoder.shape)
-        collector = VectorCollector(make_env, c.n_envs, self.rng, asynchronous=c.async_envs)
+        collector = self.collector(make_env)
         try:
             while self.steps < total_steps:
                 if c.anneal_lr:

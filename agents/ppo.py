@@ -24,7 +24,7 @@ from rl_scratch.nets import Tensor, clip_grad_norm
 
 from .common import check_total_steps, finite_or_none, normalize
 from .policies import POLICIES
-from .rollout import (ActorCriticAgent, RolloutBuffer, VectorCollector, categorical_log_probs, explained_variance,
+from .rollout import (ActorCriticAgent, RolloutBuffer, categorical_log_probs, explained_variance,
                       mean_entropy, value_loss)
 
 
@@ -173,7 +173,7 @@ class PPO(ActorCriticAgent):
             return self
         c = self.config
         buffer = RolloutBuffer(c.n_steps, c.n_envs, self.encoder.shape)
-        collector = VectorCollector(make_env, c.n_envs, self.rng, asynchronous=c.async_envs)
+        collector = self.collector(make_env)
         try:
             while self.steps < total_steps:
                 remaining = 1.0 - self.steps / total_steps

@@ -15,13 +15,14 @@ and the GAE recursion is cut at either (the next stored step belongs to a new ep
 
     buffer = RolloutBuffer(n_steps, n_envs, obs_shape)
     collector = VectorCollector(make_env, n_envs, rng)
-    episodes = collector.collect(buffer, featurize, policy_step, value_of)
+    episodes = collector.collect(buffer, agent.featurize, agent.policy_step, agent.value_of, agent.steps)
     buffer.compute_advantages(gamma, gae_lambda)
 """
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import gymnasium
 import numpy as np
@@ -29,8 +30,8 @@ import numpy as np
 from rl_scratch.nets import MLP, Adam, Module, Tensor, no_grad
 from rl_scratch.nets import init as nets_init
 
-from .checkpoint import (config_from_dict, load_checkpoint, prefixed, restore_rng, rng_state, save_checkpoint,
-                         space_from_json, unprefixed)
+from .checkpoint import (config_from_dict, ensure_compatible, load_checkpoint, prefixed, restore_rng, rng_state,
+                         save_checkpoint, space_from_json, unprefixed)
 from .common import ObsEncoder, draw_seed, require_discrete_actions, sample_categorical
 from .normalize import RunningMeanStd
 
@@ -357,6 +358,18 @@ class ActorCriticAgent:
         if deterministic:
             return int(logits[0].argmax())
         return int(sample_categorical(logits, self.rng)[0])
+
+    def collector(self, make_env) -> VectorCollector:
+        """The vector env for `learn`; an env whose spaces differ from the agent's raises ValueError."""
+        collector = VectorCollector(make_env, self.config.n_envs, self.rng, asynchronous=self.config.async_envs)
+        single = SimpleNamespace(observation_space=collector.env.single_observation_space,
+                                 action_space=collector.env.single_action_space)
+        try:
+            ensure_compatible(self, single)
+        except ValueError:
+            collector.close()
+            raise
+        return collector
 
     def episode_records(self, finished):
         """Callback records of the episodes a rollout finished (counts them)."""

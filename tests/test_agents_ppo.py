@@ -262,6 +262,8 @@ def test_bad_spaces_configs_and_observations_raise_clear_errors():
         agent.act(np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="total_steps"):
         agent.learn(make_cartpole, -1)
+    with pytest.raises(ValueError, match=r"observation_space Box.*\(4,\).*but the env has Box.*\(6,\)"):
+        agent.learn(lambda: gym.make("Acrobot-v1"), 100)
 
 
 def test_async_envs_give_the_same_run_as_sync_envs():
