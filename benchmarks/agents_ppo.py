@@ -6,9 +6,8 @@
 cartpole  PPO with rl-zoo's CartPole hyperparameters in both libraries; every 2048 env
           steps, 20 deterministic evaluation episodes; reports the first step whose
           evaluation averages >= 475 and the training wall time up to it (evaluation
-          excluded). Ours is evaluated at the first episode end after each 2048-step
-          mark (our callback runs per episode), SB3 exactly at the mark: a handicap of
-          at most a few hundred steps for ours.
+          excluded). Ours is evaluated at the first rollout boundary (256 steps) after
+          each 2048-step mark, SB3 at the first vector step (8 steps) after it.
 profile   where PPO's time goes on CartPole: env stepping, inference, update forward,
           backward, optimizer (clip + Adam), the rest of the update (losses, batching).
 acrobot   PPO with the tuned Acrobot-v1 entry; the target is >= -100 (20 deterministic episodes).
@@ -67,28 +66,41 @@ def fmt(value, digits=0):
 
 
 # ------------------------------------------------------------------ CartPole vs SB3
+class StopTraining(Exception):
+    """Raised from inside `learn` once the evaluation target is met."""
+
+
 def ours_to_threshold(seed: int, threshold: float = 475.0):
-    """(first step with eval >= threshold or None, training seconds to it, evaluations)."""
+    """(first step with eval >= threshold or None, training seconds to it, evaluations).
+
+    Evaluates at the first rollout boundary after each EVAL_EVERY mark (before that rollout's
+    update), by wrapping `agent.update`: the episode callback alone would wait for an episode
+    to end, up to 500 steps per env once the policy is good.
+    """
     make = lambda: gym.make("CartPole-v1")  # noqa: E731
     env = make()
     agent = PPO(env.observation_space, env.action_space, PPOConfig(**ZOO_CARTPOLE), seed=seed)
     state = {"next": EVAL_EVERY, "eval_time": 0.0, "reached": None, "evals": []}
+    update = agent.update
 
-    def callback(record):
-        if record["step"] < state["next"]:
-            return True
-        state["next"] += EVAL_EVERY
-        start = time.perf_counter()
-        score = evaluate(agent, gym.make("CartPole-v1"), EVAL_EPISODES, seed=10_000 + seed)["mean_return"]
-        state["eval_time"] += time.perf_counter() - start
-        state["evals"].append((record["step"], score))
-        if score >= threshold:
-            state["reached"] = record["step"]
-            return False
-        return True
+    def evaluating_update(*args):
+        if agent.steps >= state["next"]:
+            state["next"] += EVAL_EVERY
+            start = time.perf_counter()
+            score = evaluate(agent, gym.make("CartPole-v1"), EVAL_EPISODES, seed=10_000 + seed)["mean_return"]
+            state["eval_time"] += time.perf_counter() - start
+            state["evals"].append((agent.steps, score))
+            if score >= threshold:
+                state["reached"] = agent.steps
+                raise StopTraining
+        return update(*args)
 
+    agent.update = evaluating_update
     start = time.perf_counter()
-    agent.learn(make, CARTPOLE_BUDGET, callback)
+    try:
+        agent.learn(make, CARTPOLE_BUDGET)
+    except StopTraining:
+        pass
     train_time = time.perf_counter() - start - state["eval_time"]
     return state["reached"], train_time, state["evals"]
 
