@@ -120,7 +120,9 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
         eval_every=5_000, eval_episodes=500,
     ),
     "CartPole-v1": EnvDefaults(agent="dqn", policy="mlp", steps=50_000, eval_every=5_000, eval_episodes=10),
-    "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=100_000, eval_every=10_000, eval_episodes=100),
+    # Budgets of the tuned Q-learning entries (agents/tuned.py).
+    "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=200_000, eval_every=20_000, eval_episodes=100),
+    "Taxi-v4": EnvDefaults(agent="qlearning", steps=100_000, eval_every=10_000, eval_episodes=100),
 }
 
 
