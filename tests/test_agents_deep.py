@@ -161,3 +161,21 @@ def test_seeded_runs_are_bit_for_bit_reproducible(agent_cls, config, steps):
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert not np.array_equal(runs[0][1], runs[2][1])
+
+
+@pytest.mark.parametrize("agent_cls, config", [
+    (DQN, DQN.Config(policy="attention", hidden=(16,), attention_dim=16, learning_starts=32, batch_size=16,
+                     train_freq=8)),
+    (REINFORCE, REINFORCE.Config(policy="attention", hidden=(16,), attention_dim=16, n_envs=2, batch_episodes=1)),
+])
+def test_attention_policy_reads_grid_tokens_and_round_trips(tmp_path, agent_cls, config):
+    make = lambda: gym.make(GRID_ID, obs_mode="grid")  # noqa: E731  (25 cell tokens of 6 channels)
+    env = make()
+    agent = agent_cls(env.observation_space, env.action_space, config, seed=0).learn(make, 200)
+    assert agent.updates > 0
+    obs, _ = env.reset(seed=0)
+    agent.save(tmp_path / "attention.npz")
+    loaded = agent_cls.load(tmp_path / "attention.npz")
+    assert loaded.act(obs, deterministic=True) == agent.act(obs, deterministic=True)
+    with pytest.raises(ValueError, match="2-D Box observation"):
+        agent_cls(gym.spaces.Box(0, 1, (4,)), env.action_space, config)
