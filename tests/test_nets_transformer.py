@@ -118,14 +118,14 @@ def test_gradcheck_attention_modules(causal, with_key_mask):
     B, T, dim = 2, 4, 6
     key_mask = random_key_mask(g, B, T) if with_key_mask else None
     x = leaf(g.normal(size=(B, T, dim)))
-    check_module(SelfAttention(dim, head_dim=3, causal=causal, rng=g, dtype=F64, std=0.5), x, key_mask)
-    check_module(MultiHeadAttention(dim, 2, causal=causal, rng=g, dtype=F64, std=0.5), x, key_mask)
+    check_module(SelfAttention(dim, head_dim=3, causal=causal, rng=g, dtype=F64), x, key_mask)
+    check_module(MultiHeadAttention(dim, 2, causal=causal, rng=g, dtype=F64), x, key_mask)
 
 
 def test_gradcheck_block_and_feedforward():
     g = rng(6)
     x = leaf(g.normal(size=(2, 3, 4)))
-    check_module(FeedForward(4, 8, rng=g, dtype=F64, std=0.5), x)
+    check_module(FeedForward(4, 8, rng=g, dtype=F64), x)
     block = TransformerBlock(4, 2, causal=True, rng=g, dtype=F64)
     for p in block.parameters():
         p.data[...] = g.normal(0, 0.5, p.shape)
@@ -239,7 +239,7 @@ def test_one_head_multihead_equals_single_head_with_same_weights():
 
 def test_heads_are_independent_and_their_contributions_sum():
     g = rng(13)
-    mha = MultiHeadAttention(8, 4, rng=g, dtype=F64, std=0.3)
+    mha = MultiHeadAttention(8, 4, rng=g, dtype=F64)
     x = g.normal(size=(2, 5, 8))
     full = mha(x).data
     proj_weight, bias = mha.proj.weight.data.copy(), mha.proj.bias.data
@@ -300,6 +300,17 @@ def test_tinygpt_rejects_too_long_or_badly_shaped_input():
         model(np.zeros(3, dtype=int))
     with pytest.raises(ValueError, match="divisible"):
         GPTConfig(dim=10, n_heads=4)
+
+
+def test_dropout_only_in_training_and_generate_restores_the_mode():
+    g = rng(21)
+    model = TinyGPT(GPTConfig(vocab_size=7, context=6, dim=8, n_heads=2, n_layers=1, dropout=0.5), rng=g)
+    ids = g.integers(0, 7, (2, 6))
+    assert not np.array_equal(model(ids).data, model(ids).data)
+    model.generate(ids[0], 3, rng=g)
+    assert model.training
+    model.eval()
+    np.testing.assert_array_equal(model(ids).data, model(ids).data)
 
 
 def test_temperature_sharpens_to_argmax_and_flattens_to_uniform():
@@ -374,6 +385,8 @@ def test_attention_encoder_shapes_flat_input_and_masked_pooling():
     assert np.abs(masked - out.data).max() > 1e-4
     with pytest.raises(ValueError, match=r"expects \(batch, 5, 3\)"):
         encoder(np.zeros((4, 6, 3)))
+    with pytest.raises(ValueError, match="key_mask must be a boolean array"):
+        encoder(x, key_mask[:, :4])
     cls_encoder = AttentionEncoder(3, n_tokens=5, dim=8, n_heads=2, n_layers=1, pool="cls", rng=g)
     assert cls_encoder(x, key_mask).shape == (4, 8)
 
@@ -415,7 +428,7 @@ def test_multihead_attention_matches_pytorch(causal, with_key_mask):
     torch = pytest.importorskip("torch", reason=torch_parity_reason)
     g = rng(19)
     B, T, dim, H = 3, 6, 12, 3
-    ours = MultiHeadAttention(dim, H, causal=causal, rng=g, dtype=F64, std=0.3)
+    ours = MultiHeadAttention(dim, H, causal=causal, rng=g, dtype=F64)
     theirs = torch_copy_of_attention(ours)
     key_mask = random_key_mask(g, B, T) if with_key_mask else None
     future, padding = torch_masks(T, causal, key_mask)
