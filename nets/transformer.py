@@ -237,7 +237,7 @@ class MultiHeadAttention(Module):
             raise ValueError(f"dim {dim} must be divisible by n_heads {n_heads}")
         rng = rng if rng is not None else init.default_rng()
         self.dim, self.n_heads, self.head_dim, self.causal = dim, n_heads, dim // n_heads, causal
-        self.qkv = _linear(dim, 3 * dim, gain, rng, dtype, bias)  # [q | k | v], each heads side by side
+        self.qkv = _linear(dim, 3 * dim, gain, rng, dtype, bias)  # [q | k | v], each with its heads side by side
         self.proj = _linear(dim, dim, gain if out_gain is None else out_gain, rng, dtype, bias)
         self.last_attention = None
 
