@@ -72,6 +72,9 @@ class REINFORCEConfig:
             raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
         if self.baseline not in BASELINES:
             raise ValueError(f"unknown baseline {self.baseline!r}; choose one of {list(BASELINES)}")
+        if self.policy == "gpt" and self.baseline == "value":
+            raise ValueError("policy='gpt' has no value network (its head scores the vocabulary); use "
+                             "baseline='mean', the batch's mean reward, a good baseline for one-step episodes")
         if self.n_envs < 1 or self.batch_episodes < 1:
             raise ValueError(f"n_envs and batch_episodes must be >= 1, got {self.n_envs} and {self.batch_episodes}")
 
