@@ -18,6 +18,7 @@ import argparse
 import collections
 import dataclasses
 import math
+import os
 import shlex
 import signal
 import sys
@@ -153,6 +154,15 @@ def planning_optimum(env) -> float | None:
 
 
 # ------------------------------------------------------------- progress
+def _print(text: str) -> None:
+    """print, except that a closed stdout (`train ... | head`) silences the output instead of
+    ending the run: the rest goes to /dev/null and training carries on."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 class Progress:
     """A tqdm bar on a terminal; plain lines every tenth of the budget (or 30 s) otherwise."""
 
@@ -199,14 +209,14 @@ class Progress:
                 self.next_fraction += 0.1
             rate = (step - self.start_step) / max(now - self.start_time, 1e-9)
             where = f"step {step}/{self.total} ({100 * fraction:3.0f}%)" if self.total else f"step {step}"
-            print(f"{where} | {self._summary(record, recent)} | {rate:.0f} steps/s", flush=True)
+            _print(f"{where} | {self._summary(record, recent)} | {rate:.0f} steps/s")
             self.last_line_time = now
 
     def message(self, text: str) -> None:
         if self.bar is not None:
             self.bar.write(text, file=sys.stdout)
         else:
-            print(text, flush=True)
+            _print(text)
 
     def close(self, step: int) -> None:
         if self.bar is not None:
@@ -440,34 +450,35 @@ class Trainer:
 
     def report(self, summary: dict, interrupted: bool) -> None:
         steps, wall = summary["steps"], summary["wall_time_s"]
-        print(f"\n{'Stopped' if interrupted else 'Finished'}: {steps} steps, {summary['episodes']} episodes "
-              f"in {wall:.1f} s ({steps / max(wall, 1e-9):.0f} steps/s overall)")
+        lines = [f"\n{'Stopped' if interrupted else 'Finished'}: {steps} steps, {summary['episodes']} episodes "
+                 f"in {wall:.1f} s ({steps / max(wall, 1e-9):.0f} steps/s overall)"]
         if "mean_return" in summary:
             line = (f"Final evaluation ({summary['eval_episodes']} deterministic episodes): mean return "
                     f"{summary['mean_return']:.3f} +- {summary['std_return']:.3f}")
             if summary.get("success_rate") is not None:
                 line += f", success rate {100 * summary['success_rate']:.0f}%"
-            print(line)
+            lines.append(line)
         if self.target is not None:
             what = (f"optimal return {self.optimum:.3f} (value iteration)" if self.optimum is not None
                     else f"reward threshold {self.threshold:g}")
             if summary.get("reached_target"):
                 noisy = self.optimum is not None and summary["std_return"] > 0
-                print(f"Reached the {what}" + (" (within evaluation noise)." if noisy else "."), end="")
+                line = f"Reached the {what}" + (" (within evaluation noise)." if noisy else ".")
             else:
-                print(f"Not at the {what} yet.", end="")
+                line = f"Not at the {what} yet."
             if self.state.target_step is not None:
-                print(f" First reached at step {self.state.target_step} "
-                      f"({self.state.target_wall_time:.1f} s).")
+                line += f" First reached at step {self.state.target_step} ({self.state.target_wall_time:.1f} s)."
             else:
-                print(" Train longer (--steps) or change hyperparameters (--set).")
+                line += " Train longer (--steps) or change hyperparameters (--set)."
+            lines.append(line)
         if self.state.best_return is not None:
-            print(f"Best evaluation: {self.state.best_return:.3f} at step {self.state.best_step} (best.npz)")
-        print(f"Run folder: {self.folder}")
+            lines.append(f"Best evaluation: {self.state.best_return:.3f} at step {self.state.best_step} (best.npz)")
+        lines.append(f"Run folder: {self.folder}")
         if interrupted:
-            print(f"Resume with: python -m rl_scratch.train --resume {shlex.quote(str(self.folder))}"
-                  "  (add --steps N for a new total)")
-        print(f"Watch it:    python -m rl_scratch.play {shlex.quote(str(self.folder))}")
+            lines.append(f"Resume with: python -m rl_scratch.train --resume {shlex.quote(str(self.folder))}"
+                         "  (add --steps N for a new total)")
+        lines.append(f"Watch it:    python -m rl_scratch.play {shlex.quote(str(self.folder))}")
+        _print("\n".join(lines))
 
 
 # ----------------------------------------------------------------- setup
@@ -623,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunFolderError) as error:
         sys.stderr.write(f"error: {error}\n")
         return EXIT_USAGE
-    print(header, flush=True)
+    _print(header)
     return trainer.run()
 
 
