@@ -1,5 +1,6 @@
 """Reinforcement-learning agents on NumPy: planners (value/policy iteration), tabular
-Q-learning and SARSA, DQN, REINFORCE, A2C and PPO, all with one interface
+Q-learning and SARSA, DQN, REINFORCE, A2C and PPO, and a supervised learner for
+single-step labelled envs (Iris, NextToken), all with one interface
 (`act`, `learn`, `save`, `load`; see each module's docstring).
 
     from rl_scratch.agents import get_agent, evaluate
@@ -16,6 +17,8 @@ from .ppo import PPO
 from .qlearning import SARSA, QLearning
 from .reinforce import REINFORCE
 from .registry import AGENTS, get_agent, load_agent
+from .supervised import Supervised, evaluation_report
 
 __all__ = ["AGENTS", "get_agent", "load_agent", "evaluate", "ensure_compatible", "FORMAT_VERSION",
-           "QLearning", "SARSA", "ValueIteration", "PolicyIteration", "DQN", "REINFORCE", "A2C", "PPO"]
+           "QLearning", "SARSA", "ValueIteration", "PolicyIteration", "DQN", "REINFORCE", "A2C", "PPO",
+           "Supervised", "evaluation_report"]
