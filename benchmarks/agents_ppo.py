@@ -41,16 +41,22 @@ from rl_scratch.agents.a2c import A2C, A2CConfig  # noqa: E402
 from rl_scratch.agents.common import evaluate  # noqa: E402
 from rl_scratch.agents.planning import ValueIteration  # noqa: E402
 from rl_scratch.agents.ppo import PPO, PPOConfig  # noqa: E402
+from rl_scratch.agents.tuned import TUNED  # noqa: E402
 
 EVAL_EVERY = 2048
 EVAL_EPISODES = 20
 CARTPOLE_BUDGET = 100_000
 
-# rl-zoo hyperparams/ppo.yml, CartPole-v1 (the same in both libraries; SB3's other defaults
-# are ours too: vf_coef 0.5, max_grad_norm 0.5, per-minibatch advantage normalization,
-# separate 64-64 tanh actor and critic, orthogonal init, Adam eps 1e-5)
-ZOO_CARTPOLE = dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-                    lr=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True)
+# rl-zoo hyperparams/ppo.yml, CartPole-v1, in SB3's terms (lr and clip range linear to 0). Ours
+# comes from TUNED[("ppo", "CartPole-v1")], the same values in our terms (SB3's other defaults are
+# ours too: max_grad_norm 0.5, per-minibatch advantage normalization, separate 64-64 tanh actor and
+# critic, orthogonal init, Adam eps 1e-5; vf_coef 1.0 = SB3's 0.5 on its mse without the 1/2).
+ZOO_CARTPOLE_SB3 = dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
+                        lr=1e-3, clip_range=0.2)
+
+
+def cartpole_config() -> PPOConfig:
+    return PPOConfig(**TUNED[("ppo", "CartPole-v1")])
 
 
 def median(values):
@@ -79,7 +85,7 @@ def ours_to_threshold(seed: int, threshold: float = 475.0):
     """
     make = lambda: gym.make("CartPole-v1")  # noqa: E731
     env = make()
-    agent = PPO(env.observation_space, env.action_space, PPOConfig(**ZOO_CARTPOLE), seed=seed)
+    agent = PPO(env.observation_space, env.action_space, cartpole_config(), seed=seed)
     state = {"next": EVAL_EVERY, "eval_time": 0.0, "reached": None, "evals": []}
     update = agent.update
 
@@ -148,7 +154,7 @@ def sb3_to_threshold(seed: int, threshold: float = 475.0):
                 return False
             return True
 
-    z = ZOO_CARTPOLE
+    z = ZOO_CARTPOLE_SB3
     venv = make_vec_env("CartPole-v1", n_envs=z["n_envs"], seed=seed)
     model = SB3PPO("MlpPolicy", venv, n_steps=z["n_steps"], batch_size=z["batch_size"], gae_lambda=z["gae_lambda"],
                    gamma=z["gamma"], n_epochs=z["n_epochs"], ent_coef=z["ent_coef"], learning_rate=linear(z["lr"]),
@@ -208,7 +214,7 @@ def bench_profile(steps: int = 30_000):
     timers = Timers()
     make = lambda: gym.make("CartPole-v1")  # noqa: E731
     env = make()
-    agent = PPO(env.observation_space, env.action_space, PPOConfig(**ZOO_CARTPOLE), seed=0)
+    agent = PPO(env.observation_space, env.action_space, cartpole_config(), seed=0)
     originals = (gym.vector.SyncVectorEnv.step, nets.Tensor.backward, ppo_module.clip_grad_norm)
     gym.vector.SyncVectorEnv.step = timers.wrap("env stepping (SyncVectorEnv.step)", originals[0])
     nets.Tensor.backward = timers.wrap("backward", originals[1])
@@ -231,19 +237,16 @@ def bench_profile(steps: int = 30_000):
     rows.append(("update: losses, minibatching, advantage normalization", update_rest))
     rows.append(("other (collection bookkeeping, GAE, buffer)", total - t["update (all)"]
                  - t["env stepping (SyncVectorEnv.step)"] - t["inference (policy_step, value_of)"]))
-    gradient_steps = agent.updates
-    vector_steps = steps // ZOO_CARTPOLE["n_envs"]
+    gradient_steps, c = agent.updates, agent.config
     print(f"total {total:.2f} s = {total / steps * 1e6:.0f} us per env step; {gradient_steps} gradient steps "
-          f"(minibatch {ZOO_CARTPOLE['batch_size']}): {t['update (all)'] / gradient_steps * 1e3:.2f} ms each; "
-          f"{vector_steps} vector steps of {ZOO_CARTPOLE['n_envs']} envs")
+          f"(minibatch {c.batch_size}): {t['update (all)'] / gradient_steps * 1e3:.2f} ms each; "
+          f"{steps // c.n_envs} vector steps of {c.n_envs} envs")
     for name, seconds in sorted(rows, key=lambda r: -r[1]):
         print(f"  {name:<55} {seconds:6.2f} s  {100 * seconds / total:5.1f} %")
 
 
 # -------------------------------------------------------------------------- Acrobot
 def bench_acrobot(seeds, budget: int = 100_000):
-    from rl_scratch.agents.tuned import TUNED
-
     config = PPOConfig(**TUNED[("ppo", "Acrobot-v1")])
     print(f"\n== Acrobot-v1 PPO, {budget} steps, {EVAL_EPISODES} deterministic episodes (target >= -100) ==")
     make = lambda: gym.make("Acrobot-v1")  # noqa: E731
@@ -294,8 +297,6 @@ def steps_to_optimum(cls, config, env_id: str, seed: int, budget: int, eval_ever
 
 
 def bench_grid(seeds):
-    from rl_scratch.agents.tuned import TUNED
-
     for env_id, budget, eval_every in (("rl_scratch/GridWorld-v0", 30_000, 500),
                                        ("rl_scratch/GridWorld-Maze-v0", 150_000, 2000)):
         config = PPOConfig(**TUNED[("ppo", env_id)])
@@ -310,8 +311,6 @@ def bench_grid(seeds):
 
 # ----------------------------------------------------------------------------- A2C
 def bench_a2c(seeds, budget: int = 100_000):
-    from rl_scratch.agents.tuned import TUNED
-
     print(f"\n== A2C: CartPole-v1 ({budget} steps, {EVAL_EPISODES} deterministic episodes) and GridWorld-v0 ==")
     config = A2CConfig(**TUNED.get(("a2c", "CartPole-v1"), {}))
     make = lambda: gym.make("CartPole-v1")  # noqa: E731
