@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from rl_scratch.nets import Tensor, clip_grad_norm
 
 from .common import categorical_log_prob, check_total_steps, finite_or_none, normalize
