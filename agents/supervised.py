@@ -119,7 +119,7 @@ class LabelledExamples:
     n_classes: int
     class_names: list | None = None
     text: dict | None = None
-    """text envs: baselines, prompt (the characters before the first target), vocabulary"""
+    """text envs: baselines, prompt (the characters before the first target)"""
 
 
 def labelled_examples(env, max_examples: int | None = None) -> LabelledExamples | None:
@@ -151,10 +151,8 @@ def labelled_examples(env, max_examples: int | None = None) -> LabelledExamples 
     positions = first + _spread(len(stream) - first, max_examples)
     inputs = stream[positions[:, None] - context + np.arange(context)]   # (n, context)
     labels, previous = stream[positions], stream[positions - 1]
-    tokenizer = base.tokenizer
     text = {"baselines": count_baselines(train, previous, labels, n_classes),
-            "prompt": tokenizer.decode(stream[first - context:first]),
-            "vocabulary": list(tokenizer.chars)}
+            "prompt": base.tokenizer.decode(stream[first - context:first])}
     return LabelledExamples(split, inputs, labels, n_classes, text=text)
 
 
