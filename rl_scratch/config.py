@@ -109,15 +109,20 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
         ("rl_scratch/GridWorld-Slippery-v0", 20_000), ("rl_scratch/GridWorld-8x8-v0", 30_000),
         ("rl_scratch/GridWorld-FourRooms-v0", 50_000), ("rl_scratch/GridWorld-Cliff-v0", 30_000),
         ("rl_scratch/GridWorld-Maze-v0", 100_000), ("rl_scratch/GridWorld-Large-v0", 100_000))},
-    # One-step episodes; evaluation plays the 30 held-out test flowers once (test accuracy).
+    # Classification as one-step episodes: the supervised agent learns the labels with
+    # cross-entropy (REINFORCE and friends are one --agent away). Evaluation plays the
+    # 30 held-out test flowers once, so its mean return is the test accuracy.
     "rl_scratch/Iris-v0": EnvDefaults(
-        agent="reinforce", policy="mlp", steps=20_000, eval_env_kwargs={"split": "test"},
+        agent="supervised", policy="mlp", steps=20_000, eval_env_kwargs={"split": "test"},
         eval_every=2_000, eval_episodes=30,
     ),
-    # One-step episodes; evaluation scores the first 500 validation characters.
+    # Character-level language model: the supervised agent picks TinyGPT for token
+    # observations. 10k windows reach about 0.44 next-character accuracy on the first
+    # 500 validation characters (seed 0; bigram counts: 0.30), in 2-5 minutes on the
+    # shared 2 cores. Evaluation scores those 500 characters.
     "rl_scratch/NextToken-v0": EnvDefaults(
-        agent="reinforce", policy="mlp", steps=50_000, eval_env_kwargs={"split": "val"},
-        eval_every=5_000, eval_episodes=500,
+        agent="supervised", steps=10_000, eval_env_kwargs={"split": "val"},
+        eval_every=2_000, eval_episodes=500,
     ),
     "CartPole-v1": EnvDefaults(agent="dqn", policy="mlp", steps=50_000, eval_every=5_000, eval_episodes=10),
     # Budgets of the tuned Q-learning entries (agents/tuned.py).
@@ -388,9 +393,10 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
             values[key] = parse_text(value, default, key) if from_text else check_value(value, default, key, source)
             sources[key] = source
 
-    apply(tuned_hyperparameters(agent_name, env_id), f"tuned table ({agent_name}, {env_id})", False)
+    # The env's policy choice, then the (agent, env) entry, which may pick its own.
     if table.policy is not None and "policy" in fields:
         apply({"policy": table.policy}, f"env defaults ({display_name(env_id)})", False)
+    apply(tuned_hyperparameters(agent_name, env_id), f"tuned table ({agent_name}, {env_id})", False)
     file_hyper = dict(file_values.get("hyperparameters", {}))
     if "policy" in file_values:
         file_hyper["policy"] = file_values["policy"]
