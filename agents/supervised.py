@@ -40,6 +40,7 @@ from .checkpoint import (config_from_dict, load_checkpoint, prefixed, restore_rn
                          space_from_json, unprefixed)
 from .common import ObsEncoder, check_total_steps, require_discrete_actions, sample_categorical, seed_env
 from .policies import POLICIES, build_network
+from .rollout import categorical_log_probs
 
 MAX_CONFUSION_CLASSES = 20  # larger confusion matrices (a 65-character vocabulary) are left out of reports
 REPORT_BATCH = 256
@@ -144,15 +145,13 @@ def labelled_examples(env, max_examples: int | None = None) -> LabelledExamples 
                                 list(names) if names is not None else None)
     context = int(base.context)
     train = np.asarray(base.dataset("train"), dtype=np.int64)
-    if split == "train":
-        stream, first = train, context
-    else:
-        stream, first = np.concatenate([train[-context:], np.asarray(data, dtype=np.int64)]), context
-    positions = first + _spread(len(stream) - first, max_examples)
+    # Training targets start at `context`; other splits borrow their first contexts from the training text.
+    stream = train if split == "train" else np.concatenate([train[-context:], np.asarray(data, dtype=np.int64)])
+    positions = context + _spread(len(stream) - context, max_examples)
     inputs = stream[positions[:, None] - context + np.arange(context)]   # (n, context)
     labels, previous = stream[positions], stream[positions - 1]
     text = {"baselines": count_baselines(train, previous, labels, n_classes),
-            "prompt": base.tokenizer.decode(stream[first - context:first])}
+            "prompt": base.tokenizer.decode(stream[:context])}
     return LabelledExamples(split, inputs, labels, n_classes, text=text)
 
 
@@ -379,17 +378,20 @@ class Supervised:
         return self
 
     # ------------------------------------------------------------- reports
-    def report(self, make_eval_env) -> dict:
-        """Accuracy, cross-entropy and confusion matrix on the eval env's split; text: baselines and a sample."""
+    def report(self, make_eval_env) -> dict | None:
+        """Accuracy, cross-entropy and confusion matrix on the eval env's split; text: baselines and a sample.
+
+        None when the env has no dataset() accessor (labels only come from stepping it).
+        """
         env = make_eval_env()
         try:
             examples = labelled_examples(env, self.config.report_examples)
         finally:
             env.close()
         if examples is None:
-            raise ValueError(f"report needs an env with a dataset() accessor (Iris, NextToken); got {env}")
+            return None
         log_probs = np.concatenate([
-            Tensor(self.logits(self.encoder.batch(examples.inputs[i:i + REPORT_BATCH]))).log_softmax(axis=-1).data
+            categorical_log_probs(self.logits(self.encoder.batch(examples.inputs[i:i + REPORT_BATCH])))
             for i in range(0, len(examples.labels), REPORT_BATCH)])
         result = summarize(examples, log_probs.argmax(axis=1), log_probs)
         if examples.text is not None:
