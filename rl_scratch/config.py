@@ -85,17 +85,18 @@ class EnvDefaults:
     (e.g. GridWorld's obs_mode: integer states for tables, one-hot vectors for an MLP)"""
     eval_env_kwargs: dict = field(default_factory=dict)
     """extra options of the evaluation env only (a held-out split)"""
-    eval_every: int = 5_000
-    """env steps between evaluations"""
-    eval_episodes: int = 10
-    """episodes per evaluation"""
+    eval_every: int | None = None
+    """env steps between evaluations (None: TrainSettings' default)"""
+    eval_episodes: int | None = None
+    """episodes per evaluation (None: TrainSettings' default)"""
 
 
-# DQN with a 2-layer MLP on one-hot cells: the greedy policy first walks the
-# optimal 8-step path (return 0.93) after about 1.5k-4k steps (seeds 0-3); 8k
-# steps leave room for the epsilon schedule to settle. A few seconds on 2 cores.
+# PPO with MLP actor and critic on one-hot cells (tuned in agents/tuned.py): the
+# greedy policy walks the optimal 8-step path (return 0.93) from 3.5k-4.6k steps on
+# (seeds 0-4) and stays there; 10k steps take 2-4 s on the shared 2 cores.
+# Tabular agents get integer states, attention policies one token per cell.
 _GRID = EnvDefaults(
-    agent="dqn", policy="mlp", steps=8_000,
+    agent="ppo", policy="mlp", steps=10_000,
     input_env_kwargs={"tabular": {"obs_mode": "index"}, "mlp": {"obs_mode": "onehot"},
                       "attention": {"obs_mode": "grid"}},
     eval_every=500, eval_episodes=5,
@@ -108,7 +109,7 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
     **{env_id: dataclasses.replace(_GRID, steps=steps, eval_every=steps // 10) for env_id, steps in (
         ("rl_scratch/GridWorld-Slippery-v0", 20_000), ("rl_scratch/GridWorld-8x8-v0", 30_000),
         ("rl_scratch/GridWorld-FourRooms-v0", 50_000), ("rl_scratch/GridWorld-Cliff-v0", 30_000),
-        ("rl_scratch/GridWorld-Maze-v0", 100_000), ("rl_scratch/GridWorld-Large-v0", 100_000))},
+        ("rl_scratch/GridWorld-Maze-v0", 30_000), ("rl_scratch/GridWorld-Large-v0", 100_000))},
     # Classification as one-step episodes: the supervised agent learns the labels with
     # cross-entropy (REINFORCE and friends are one --agent away). Evaluation plays the
     # 30 held-out test flowers once, so its mean return is the test accuracy.
@@ -124,7 +125,9 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
         agent="supervised", steps=10_000, eval_env_kwargs={"split": "val"},
         eval_every=2_000, eval_episodes=500,
     ),
-    "CartPole-v1": EnvDefaults(agent="dqn", policy="mlp", steps=50_000, eval_every=5_000, eval_episodes=10),
+    # rl-zoo's PPO values (agents/tuned.py) and budget.
+    "CartPole-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
+    "Acrobot-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
     # Budgets of the tuned Q-learning entries (agents/tuned.py).
     "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=200_000, eval_every=20_000, eval_episodes=100),
     "Taxi-v4": EnvDefaults(agent="qlearning", steps=100_000, eval_every=10_000, eval_episodes=100),
@@ -164,6 +167,15 @@ def tuned_hyperparameters(agent_name: str, env_id: str) -> dict:
     except ImportError:
         return {}
     return dict(TUNED.get((agent_name, env_id), {}))
+
+
+def tuned_envs(agent_name: str) -> list[str]:
+    """Env ids with a tuned entry for this agent."""
+    try:
+        from rl_scratch.agents.tuned import TUNED
+    except ImportError:
+        return []
+    return [env_id for agent, env_id in TUNED if agent == agent_name]
 
 
 def config_fields(config_cls) -> dict[str, dataclasses.Field]:
@@ -422,8 +434,10 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
     env_kwargs = {**table.env_kwargs, **table.input_env_kwargs.get(kind, {}), **user_env_kwargs}
     eval_env_kwargs = {**table.eval_env_kwargs, **file_values.get("eval_env_kwargs", {})}
 
-    settings = TrainSettings(env=env_id, env_kwargs=env_kwargs, eval_env_kwargs=eval_env_kwargs, agent=agent_name,
-                             eval_every=table.eval_every, eval_episodes=table.eval_episodes)
+    settings = TrainSettings(env=env_id, env_kwargs=env_kwargs, eval_env_kwargs=eval_env_kwargs, agent=agent_name)
+    for key in ("eval_every", "eval_episodes"):
+        if getattr(table, key) is not None:
+            setattr(settings, key, getattr(table, key))
     budget_given = any(key in layer for layer in (file_values, flags) for key in ("steps", "episodes"))
     if not budget_given:
         settings.steps = table.steps

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import importlib.metadata
 import math
 import os
 import shlex
@@ -106,22 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
 def print_list() -> None:
     from rl_scratch.agents.registry import AGENTS
 
-    print("Environments (short name -> Gymnasium id: default agent, policy, steps, env options):")
+    lines = ["Environments (short name, Gymnasium id: default agent, policy, steps, env options):"]
     for env_id, d in cfg.ENV_DEFAULTS.items():
         options = {**d.env_kwargs, **d.input_env_kwargs.get(d.policy or "tabular", {})}
         extra = f", options {options}" if options else ""
         extra += f", evaluated on {d.eval_env_kwargs}" if d.eval_env_kwargs else ""
-        print(f"  {cfg.display_name(env_id):<22} {env_id:<34} {d.agent}, {d.policy or '-'}, {d.steps} steps{extra}")
-    print("  any other Gymnasium id with Discrete actions: qlearning on Discrete observations, "
-          "else dqn with an MLP; 50000 steps")
-    print("\nAgents (hyperparameter defaults; --set KEY=VALUE changes any of them):")
+        lines.append(f"  {cfg.display_name(env_id):<20} {env_id:<34} {d.agent}, {d.policy or 'agent default'}, "
+                     f"{d.steps} steps{extra}")
+    lines.append("  any other Gymnasium id with Discrete actions: qlearning on Discrete observations, "
+                 "else dqn with an MLP; 50000 steps")
+    lines.append("\nAgents (hyperparameter defaults; --set KEY=VALUE changes any of them):")
     for name, agent_cls in AGENTS.items():
-        print(f"  {name}: {cfg.describe_hyperparameters(agent_cls.Config())}")
-        for env_id in cfg.ENV_DEFAULTS:
+        lines.append(f"  {name}: {cfg.describe_hyperparameters(agent_cls.Config())}")
+        for env_id in dict.fromkeys([*cfg.ENV_DEFAULTS, *cfg.tuned_envs(name)]):
             tuned = cfg.tuned_hyperparameters(name, env_id)
             if tuned:
-                print(f"      tuned for {cfg.display_name(env_id)}: "
-                      + " ".join(f"{k}={v}" for k, v in tuned.items()))
+                lines.append(f"      tuned for {cfg.display_name(env_id)}: "
+                             + " ".join(f"{k}={v}" for k, v in tuned.items()))
+    _print("\n".join(lines))
 
 
 # ------------------------------------------------------------- planning
@@ -482,6 +485,13 @@ class Trainer:
 
 
 # ----------------------------------------------------------------- setup
+def _version() -> str | None:
+    try:
+        return importlib.metadata.version("rl-scratch")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return None
+
+
 def _command_line(argv: list[str]) -> str:
     return "python -m rl_scratch.train " + " ".join(shlex.quote(a) for a in argv)
 
@@ -533,7 +543,7 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
         env.close()
     folder = runs.create_run_folder(args.out, cfg.display_name(s.env), s.agent)
     record = {**resolved.to_json(), "command": _command_line(argv), "optimum": optimum,
-              "reward_threshold": threshold}
+              "reward_threshold": threshold, "rl_scratch_version": _version()}
     runs.atomic_write_json(folder / runs.CONFIG_FILE, record)
     trainer = Trainer(folder, agent, s, optimum, threshold, TrainerState(), args.render_every if args.render else None)
     budget = f"{s.steps} steps" if s.steps is not None else f"{s.episodes} episodes"

@@ -91,6 +91,19 @@ def test_run_folder_has_every_artifact(run_dir):
     assert len(summary["returns"]) == 2 and summary["mean_return"] == pytest.approx(sum(summary["returns"]) / 2)
 
 
+def test_default_gridworld_run_reaches_the_optimum_quickly_and_says_so(workdir):
+    start = time.monotonic()
+    result = train("--env", "GridWorld", "--out", "default", cwd=workdir)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((workdir / "default" / "eval.json").read_text())
+    config = json.loads((workdir / "default" / "config.json").read_text())
+    assert "policy" in config["hyperparameters"], "the default agent learns through a network, not a table"
+    assert summary["reached_target"] is True and summary["mean_return"] == pytest.approx(0.93)
+    assert summary["target_reached_after_s"] < 30 and elapsed < 60
+    assert "Reached the optimal return 0.930 (value iteration)" in result.stdout
+
+
 def test_output_without_terminal_is_plain_lines(workdir):
     result = train(*TINY, "--seed", "3", "--out", "again", cwd=workdir)
     assert result.returncode == 0, result.stderr
@@ -186,7 +199,7 @@ def _corrupt_run(workdir: Path) -> str:
     (lambda d: ["--env", "Pendulum-v1", "--agent", "dqn"], "Discrete action spaces"),
     (lambda d: ["--env", "GridWorld", "--out", _file_in_the_way(d)], "cannot write to output folder"),
     (lambda d: ["--resume", _corrupt_run(d)], "corrupt or truncated"),
-    (lambda d: ["--env", "GridWorld", "--set", "learning_rate=0.1"], "valid: gamma, lr,"),
+    (lambda d: ["--env", "GridWorld", "--set", "learning_rate=0.1"], "no hyperparameter 'learning_rate'; valid: "),
 ], ids=["unknown-env", "unknown-agent", "negative-steps", "box-actions", "unwritable-out", "corrupt-resume",
         "unknown-hyperparameter"])
 def test_bad_input_is_one_error_line_and_exit_code_2(workdir, make_args, message):

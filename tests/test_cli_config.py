@@ -125,7 +125,7 @@ def test_bad_config_files_name_the_problem(tmp_path, text, problem):
 ])
 def test_bad_values_name_the_problem(flags, problem):
     with pytest.raises(ConfigError, match=problem):
-        cfg.resolve({"env": "GridWorld", **flags}, {})
+        cfg.resolve({"env": "GridWorld", "agent": "dqn", **flags}, {})
 
 
 @pytest.mark.parametrize("text, default, value", [
@@ -218,3 +218,17 @@ def test_planning_optimum_of_the_default_grid_and_frozenlake():
     # PITFALLS: 4x4 slippery FrozenLake with its 100-step limit succeeds at most 74.4% of the time.
     assert planning_optimum(gymnasium.make("FrozenLake-v1")) == pytest.approx(0.744, abs=5e-4)
     assert planning_optimum(gymnasium.make("CartPole-v1")) is None
+
+
+def test_grid_overlay_evaluates_an_actor_critic_value_head():
+    from rl_scratch.agents.registry import AGENTS
+    from rl_scratch.play import grid_values_and_policy
+
+    env = gymnasium.make("rl_scratch/GridWorld-v0", obs_mode="onehot")
+    agent = AGENTS["ppo"](env.observation_space, env.action_space, seed=0)
+    values, policy = grid_values_and_policy(agent, env)
+    eye = np.eye(env.unwrapped.n_states, dtype=np.float32)
+    floor = np.isin(env.unwrapped.grid.ravel(), ["S", "."])
+    np.testing.assert_allclose(values[floor], np.asarray(agent.value_of(eye)).reshape(-1)[floor], rtol=1e-5,
+                               atol=1e-6)
+    assert all(policy[s] == agent.act(eye[s], deterministic=True) for s in np.flatnonzero(floor))
