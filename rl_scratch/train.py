@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     what = p.add_argument_group("what to train")
     what.add_argument("--env", help="GridWorld, Iris, NextToken (any case), other short names from --list, "
                                     "or any Gymnasium id with Discrete actions (CartPole-v1, FrozenLake-v1)")
-    what.add_argument("--agent", help="qlearning, sarsa, dqn, reinforce, ... (default: per env, see --list)")
+    what.add_argument("--agent", help="qlearning, sarsa, value_iteration, dqn, reinforce, a2c, ppo, supervised, ... "
+                                      "(default: per env; --list shows all with their hyperparameters)")
     what.add_argument("--policy", help="network of a network agent: mlp, attention (GridWorld cells as tokens), "
                                        "or gpt (supervised on text); default: per env, see --list")
     what.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
@@ -93,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--eval-episodes", type=int, metavar="N", help="episodes per evaluation")
     ev.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                     help="env steps between checkpoints (default: every tenth of the budget)")
-    ev.add_argument("--stop-at-target", action="store_true", default=None,
-                    help="stop once an evaluation reaches the optimum or the env's reward threshold")
+    ev.add_argument("--stop-at-target", action=argparse.BooleanOptionalAction, default=None,
+                    help="stop once an evaluation reaches the optimum or the env's reward threshold "
+                         "(a resumed run that already reached it trains on, unless given again)")
 
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="DIR", help="run folder (default: runs/<env>-<agent>-<timestamp>)")
@@ -632,12 +634,13 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
         if value is not None:
             setattr(settings, key, value)
     cfg.validate_settings(settings)
-    if args.steps is None and args.episodes is None:
-        if settings.steps is not None and agent.steps >= settings.steps:
-            raise ConfigError(f"{folder} already trained its {settings.steps} steps; pass --steps with a larger "
-                              f"total (e.g. --steps {2 * settings.steps}) to continue")
-    elif args.steps is not None and args.steps <= agent.steps:
-        raise ConfigError(f"--steps is the new total and must exceed the {agent.steps} steps already done")
+    for unit, done in (("steps", agent.steps), ("episodes", agent.episodes)):
+        total = getattr(settings, unit)
+        if total is not None and done >= total:
+            if getattr(args, unit) is not None:
+                raise ConfigError(f"--{unit} is the new total and must exceed the {done} {unit} already done")
+            raise ConfigError(f"{folder} already trained its {total} {unit}; pass --{unit} with a larger total "
+                              f"(e.g. --{unit} {2 * total}) to continue")
     env = cfg.make_env(settings.env, settings.env_kwargs)
     try:
         ensure_compatible(agent, env)
@@ -654,6 +657,8 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
             state = TrainerState(**runs.read_json(state_path))
         except (RunFolderError, TypeError) as error:
             raise ConfigError(f"cannot resume {folder}: {runs.STATE_FILE} is damaged ({error})") from None
+    if args.stop_at_target is None and state.target_step is not None:
+        settings.stop_at_target = False  # resuming past the target means training on
     record.update(steps=settings.steps, episodes=settings.episodes, eval_every=settings.eval_every,
                   eval_episodes=settings.eval_episodes, checkpoint_every=settings.checkpoint_every,
                   stop_at_target=settings.stop_at_target)
