@@ -418,7 +418,7 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
         flag = {"lr": "--lr", "gamma": "--gamma", "hidden": "--hidden", "policy": "--policy"}.get(key)
         if flag is not None:
             raise ConfigError(f"{flag} does not apply to {agent_name}; its hyperparameters: {', '.join(fields)}")
-    apply(flag_hyper, "--set", True)
+    apply(flag_hyper, "command line", True)
 
     if "lr" in values and not values["lr"] > 0:
         raise ConfigError(f"lr must be > 0, got {values['lr']} (from {sources['lr']})")

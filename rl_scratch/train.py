@@ -591,12 +591,21 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
     header = (f"Training {s.agent} on {s.env}" + (f" {s.env_kwargs}" if s.env_kwargs else "")
               + f" for {budget}, seed {s.seed}\n"
               f"  hyperparameters: {cfg.describe_hyperparameters(resolved.agent_config)}\n"
-              f"  run folder: {folder}")
+              + "".join(f"    set by {source}: {', '.join(keys)}\n" for source, keys in _by_source(resolved).items())
+              + f"  run folder: {folder}")
     if optimum is not None:
         header += f"\n  optimal return (value iteration on the env's model): {optimum:.3f}"
     elif threshold is not None:
         header += f"\n  reward threshold: {threshold:g}"
     return trainer, header
+
+
+def _by_source(resolved: cfg.ResolvedConfig) -> dict[str, list[str]]:
+    """Layer -> the hyperparameters it set (those not listed are the agent's dataclass defaults)."""
+    grouped: dict[str, list[str]] = {}
+    for key, source in resolved.hyperparameter_sources.items():
+        grouped.setdefault(source, []).append(key)
+    return grouped
 
 
 # Flags that would change what a resumed run is; the checkpoint fixes them.

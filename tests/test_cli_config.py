@@ -69,7 +69,7 @@ def test_lookup_order_file_over_table_flags_over_file():
     resolved = cfg.resolve(flags, file_values)
     c, s = resolved.agent_config, resolved.settings
     assert (c.lr, c.hidden, c.batch_size) == (0.02, (8, 8), 16)
-    assert resolved.hyperparameter_sources["lr"] == "--set"
+    assert resolved.hyperparameter_sources["lr"] == "command line"
     assert resolved.hyperparameter_sources["hidden"] == "config file"
     assert (s.steps, s.seed) == (123, 9)
     assert s.env_kwargs == {"obs_mode": "coords", "slip_prob": 0.1}
