@@ -550,15 +550,6 @@ def _flags(args) -> dict:
     return flags
 
 
-def _check_budget_flags(args) -> None:
-    for flag in ("steps", "episodes"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise ConfigError(f"--{flag} must be a positive integer, got {value}")
-    if args.lr is not None and not args.lr > 0:
-        raise ConfigError(f"--lr must be > 0, got {args.lr}")
-    if args.render_every < 1:
-        raise ConfigError(f"--render-every must be a positive integer, got {args.render_every}")
 
 
 def _build_agent(resolved: cfg.ResolvedConfig, env):
@@ -687,7 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
-        _check_budget_flags(args)
+        if args.render_every < 1:
+            raise ConfigError(f"--render-every must be a positive integer, got {args.render_every}")
         if args.list:
             print_list()
             return 0
