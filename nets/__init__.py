@@ -12,7 +12,7 @@ from .gradcheck import gradcheck
 from .init import manual_seed
 from .module import (
     GELU, MLP, Dropout, Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh,
-    load_arrays, save_arrays,
+    atomic_open, load_arrays, save_arrays,
 )
 from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm
 from .transformer import (
@@ -25,7 +25,7 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "concat", "stack", "where", "no_grad", "is_grad_enabled", "unbroadcast",
     "DEFAULT_DTYPE", "functional", "F", "init", "manual_seed", "gradcheck",
     "Module", "Parameter", "Linear", "MLP", "Sequential", "Dropout", "ReLU", "Tanh", "Sigmoid", "GELU", "Identity",
-    "save_arrays", "load_arrays", "SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm",
+    "atomic_open", "save_arrays", "load_arrays", "SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm",
     "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "LayerNorm", "RMSNorm",
     "SelfAttention", "MultiHeadAttention", "TransformerBlock", "GPTConfig", "TinyGPT", "AttentionEncoder",
 ]

@@ -7,6 +7,7 @@ paths (`layers.0.weight`), the keys of `state_dict()` and of saved `.npz` files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import zipfile
@@ -134,14 +135,19 @@ class Module:
         return ""
 
 
-def save_arrays(path, arrays: dict) -> None:
-    """Write arrays to an `.npz` atomically: a crash leaves the old file or the new one, never half of one."""
+@contextlib.contextmanager
+def atomic_open(path):
+    """Open a temporary file beside `path` for binary writing; on success rename it over `path`.
+
+    A crash or an interrupt leaves the old file or the new one, never half of one.
+    """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1],
+                               dir=os.path.dirname(os.path.abspath(path)))
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -149,6 +155,16 @@ def save_arrays(path, arrays: dict) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+_UMASK = os.umask(0)  # reading the umask means setting it; put it straight back
+os.umask(_UMASK)
+
+
+def save_arrays(path, arrays: dict) -> None:
+    """Write arrays to an `.npz` atomically."""
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 def load_arrays(path) -> dict:

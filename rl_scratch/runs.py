@@ -21,10 +21,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
+
+from rl_scratch.nets import atomic_open
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
@@ -40,30 +40,14 @@ METRIC_COLUMNS = ("step", "episode", "return", "length", "loss", "epsilon", "ent
 EVAL_COLUMNS = ("step", "episode", "mean_return", "std_return", "success_rate", "wall_time")
 
 
-_UMASK = os.umask(0)  # reading the umask means setting it; put it straight back
-os.umask(_UMASK)
-
-
 class RunFolderError(Exception):
     """A run folder cannot be created, written or read; the message says which and why."""
 
 
 # ---------------------------------------------------------------- writing
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give what open() would
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:
+        f.write(data)
 
 
 def atomic_write_json(path, data) -> None:
@@ -224,13 +208,8 @@ def plot_learning_curve(path, metrics: dict, evaluations: dict, title: str,
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_open(path) as f:
+            fig.savefig(f, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
