@@ -26,6 +26,13 @@ Sections (--only):
   reinforce_text  REINFORCE with its tuned NextToken settings (gpt policy) on the default corpus:
                   validation accuracy above the unigram baseline's.
 
+Last full run (2026-11-25, shared 2 cores, load 5-8; all 8 targets met):
+  iris, scikit-learn splits: supervised 0.9717 (MLPClassifier 0.9617), REINFORCE 0.9700;
+  iris, env splits: supervised 0.9517 (MLPClassifier 0.9450), REINFORCE 0.9483; slowest run 4.0 CPU s.
+  Tiny Shakespeare, 2000 steps: validation 1.8162 nats/char ours and PyTorch (accuracy 0.464),
+  unigram 3.354, bigram 2.485; 80 ms/step ours, 94 ms PyTorch (1 thread; with 2 threads on the busy
+  cores PyTorch took 512 ms). REINFORCE, 100k steps: accuracy 0.289 (unigram 0.176, bigram 0.300).
+
 --corpus defaults to /work/shared/data/tinyshakespeare.txt when present, else the packaged corpus.
 BLAS threads: on 2 cores shared with other processes, multithreaded OpenBLAS makes small matmuls
 10-70x slower, so NumPy and PyTorch both run single-threaded (--torch-threads to change PyTorch's).
