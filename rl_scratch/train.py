@@ -31,6 +31,7 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
+from rl_scratch.agents import evaluation_report
 from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
@@ -473,6 +474,13 @@ class Trainer:
                            lengths=result["lengths"])
             if self.target is not None:
                 summary["reached_target"] = self.reaches_target(result)
+        try:
+            held_out = evaluation_report(
+                self.agent, lambda: cfg.make_env(s.env, {**s.env_kwargs, **s.eval_env_kwargs}))
+        except KeyboardInterrupt:
+            held_out = None
+        if held_out is not None:
+            summary["report"] = held_out
         runs.atomic_write_json(self.folder / runs.SUMMARY_FILE, summary)
         self.plot()
         return summary
@@ -513,6 +521,8 @@ class Trainer:
             else:
                 line += " Train longer (--steps) or change hyperparameters (--set)."
             lines.append(line)
+        if "report" in summary:
+            lines.extend(_held_out_lines(summary["report"]))
         if self.state.best_return is not None:
             lines.append(f"Best evaluation: {self.state.best_return:.3f} at step {self.state.best_step} (best.npz)")
         lines.append(f"Run folder: {self.folder}")
@@ -521,6 +531,28 @@ class Trainer:
                          "  (add --steps N for a new total)")
         lines.append(f"Watch it:    python -m rl_scratch.play {shlex.quote(str(self.folder))}")
         _print("\n".join(lines))
+
+
+def _held_out_lines(report: dict) -> list:
+    """Accuracy, loss and confusion matrix of a labelled task; for text also the baselines and a sample."""
+    line = f"Held-out {report['split']} set ({report['examples']} examples): accuracy {report['accuracy']:.3f}"
+    if "loss" in report:
+        line += f", loss {report['loss']:.3f} nats"
+    lines = [line]
+    for baseline in ("unigram", "bigram"):
+        if baseline in report:
+            lines.append(f"  {baseline} baseline: accuracy {report[baseline]['accuracy']:.3f}, "
+                         f"loss {report[baseline]['loss']:.3f} nats")
+    if "confusion_matrix" in report:
+        names = report.get("class_names") or [str(i) for i in range(len(report["confusion_matrix"]))]
+        width = max(len(n) for n in names) + 2
+        lines.append("  confusion matrix (rows: true class, columns: predicted):")
+        lines.append(" " * (width + 2) + "".join(f"{n[:width - 1]:>{width}}" for n in names))
+        for name, row in zip(names, report["confusion_matrix"]):
+            lines.append(f"  {name:<{width}}" + "".join(f"{count:>{width}}" for count in row))
+    if "sample" in report:
+        lines.append(f"  sample: {report['sample']!r}")
+    return lines
 
 
 # ----------------------------------------------------------------- setup
