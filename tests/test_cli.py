@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rl_scratch import runs
@@ -102,6 +103,16 @@ def test_default_gridworld_run_reaches_the_optimum_quickly_and_says_so(workdir):
     assert summary["reached_target"] is True and summary["mean_return"] == pytest.approx(0.93)
     assert summary["target_reached_after_s"] < 30 and elapsed < 60
     assert "Reached the optimal return 0.930 (value iteration)" in result.stdout
+
+
+def test_iris_run_reports_held_out_accuracy_and_confusion_matrix(workdir):
+    result = train("--env", "Iris", "--steps", "3000", "--out", "iris", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((workdir / "iris" / "eval.json").read_text())["report"]
+    confusion = np.array(report["confusion_matrix"])
+    assert report["split"] == "test" and report["examples"] == 30 and confusion.sum() == 30
+    assert report["accuracy"] == pytest.approx(np.trace(confusion) / 30) and report["accuracy"] > 0.8
+    assert "confusion matrix" in result.stdout and "versicolor" in result.stdout
 
 
 def test_output_without_terminal_is_plain_lines(workdir):
