@@ -106,7 +106,7 @@ def test_default_gridworld_run_reaches_the_optimum_quickly_and_says_so(workdir):
 
 
 def test_iris_run_reports_held_out_accuracy_and_confusion_matrix(workdir):
-    result = train("--env", "Iris", "--steps", "3000", "--out", "iris", cwd=workdir)
+    result = train("--env", "Iris", "--out", "iris", cwd=workdir)
     assert result.returncode == 0, result.stderr
     report = json.loads((workdir / "iris" / "eval.json").read_text())["report"]
     confusion = np.array(report["confusion_matrix"])
