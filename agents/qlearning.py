@@ -108,7 +108,7 @@ class QLearning:
     def learn(self, make_env, total_steps: int, callback=None):
         total_steps = check_total_steps(total_steps)
         gamma, on_policy = self.config.gamma, self.on_policy
-        q = self.q_table.tolist()  # the loop reads and writes Python lists; copied back at the end
+        q = self.q_table.tolist()  # the loop reads and writes Python lists: several times faster on one cell
         env = make_env()
         try:
             state, _ = seed_env(env, self.rng)
@@ -135,8 +135,10 @@ class QLearning:
                     self.episodes += 1
                     record = {"step": self.steps, "episode": self.episodes, "return": episode_return,
                               "length": episode_length, "epsilon": epsilon, "lr": lr}
-                    if callback is not None and callback(record) is False:
-                        break
+                    if callback is not None:
+                        self.q_table[...] = q  # the callback may evaluate or checkpoint the agent
+                        if callback(record) is False:
+                            break
                     next_state, _ = env.reset()
                     next_action = self._explore(q[next_state], epsilon)
                     episode_return, episode_length = 0.0, 0
