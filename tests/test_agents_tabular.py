@@ -170,6 +170,17 @@ def test_callback_false_stops_learning():
     assert agent.episodes == 3 and agent.steps < 10_000
 
 
+@pytest.mark.parametrize("agent_cls", [QLearning, SARSA])
+def test_callback_sees_the_current_q_table(agent_cls):
+    """The trainer evaluates and checkpoints from the callback: it must see what was learned so far."""
+    env = make_grid()
+    agent = agent_cls(env.observation_space, env.action_space)
+    seen = []
+    agent.learn(make_grid, 3000, callback=lambda record: seen.append(agent.q_table.copy()))
+    assert len(seen) >= 2 and np.any(seen[0] != 0), "the first episode's updates are visible"
+    assert np.any(seen[-1] != seen[0]), "later episodes' updates are visible"
+
+
 def test_tabular_agents_refuse_unsupported_spaces():
     box_obs = gym.spaces.Box(0, 1, (2,), np.float32)
     with pytest.raises(ValueError, match="Discrete observation space"):
