@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "or gpt (supervised on text); default: per env, see --list")
     what.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                       help="gymnasium.make option, repeatable (e.g. obs_mode=coords, slip_prob=0.1)")
+    what.add_argument("--corpus", metavar="FILE",
+                      help="NextToken: train on this UTF-8 text file instead of the bundled corpus")
     what.add_argument("--config", metavar="FILE", help="TOML or JSON file with the same keys as a run's "
                                                        "config.json (env, agent, steps, [hyperparameters], ...)")
     what.add_argument("--list", action="store_true", help="print envs, agents and their defaults, then exit")
@@ -579,9 +581,10 @@ def _flags(args) -> dict:
             hyper[key] = str(value)
     flags["hyperparameters"] = hyper
     flags["env_kwargs"] = cfg.parse_env_kwargs(cfg.parse_assignments(args.env_kwarg, "--env-kwarg"))
+    if args.corpus is not None:
+        # absolute, so that play can rebuild the env from config.json in any folder
+        flags["env_kwargs"]["corpus_path"] = os.path.abspath(args.corpus)
     return flags
-
-
 
 
 def _build_agent(resolved: cfg.ResolvedConfig, env):

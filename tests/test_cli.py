@@ -115,6 +115,17 @@ def test_iris_run_reports_held_out_accuracy_and_confusion_matrix(workdir):
     assert "confusion matrix" in result.stdout and "versicolor" in result.stdout
 
 
+def test_corpus_flag_trains_on_a_given_text_file(workdir):
+    corpus = workdir / "letters.txt"
+    corpus.write_text("abcabcabc xyz " * 40, encoding="utf-8")
+    result = train("--env", "NextToken", "--corpus", corpus, "--steps", "64", "--out", "letters", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((workdir / "letters" / "config.json").read_text())
+    assert config["env_kwargs"]["corpus_path"] == str(corpus.resolve())
+    report = json.loads((workdir / "letters" / "eval.json").read_text())["report"]
+    assert set(report["sample"]) <= set("abcxyz "), "the model's vocabulary is the given file's"
+
+
 def test_output_without_terminal_is_plain_lines(workdir):
     result = train(*TINY, "--seed", "3", "--out", "again", cwd=workdir)
     assert result.returncode == 0, result.stderr
