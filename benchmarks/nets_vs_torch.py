@@ -6,23 +6,28 @@
 A training step is forward, cross-entropy loss, backward and an Adam update, in
 float32. The hand-fused NumPy step has no autograd at all (forward and backward
 written out, Adam on one flat vector): it is the floor for any NumPy code.
-PyTorch runs with 2 threads. All three run in this process, interleaved, and the
-reported figure is the median over repeats, so the ratios are comparable even on
-a busy machine.
+PyTorch runs with 2 threads (`--torch-threads`). NumPy's BLAS runs on one thread,
+as `python -m rl_scratch.train` runs it: for networks this small, waking a second
+BLAS thread costs more than it saves (set OPENBLAS_NUM_THREADS to override). All
+three run in this process, interleaved, and the reported figure is the median over
+repeats, so the ratios are comparable even on a busy machine.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
-import sys
-import time
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads OpenBLAS
 
-from rl_scratch import nets
-from rl_scratch.nets import F
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from rl_scratch import nets  # noqa: E402
+from rl_scratch.nets import F  # noqa: E402
 
 SHAPES = [  # (layer sizes, batch size, target ours/torch)
     ([4, 64, 64, 3], 32, 0.5),
@@ -198,6 +203,7 @@ def torch_inference(torch, sizes, weights, obs):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30, help="timed blocks per implementation")
+    parser.add_argument("--torch-threads", type=int, default=2, help="PyTorch CPU threads (default 2)")
     parser.add_argument("--transformer", action="store_true", help="also run benchmarks/transformer_vs_torch.py")
     args = parser.parse_args(argv)
     try:
@@ -205,10 +211,11 @@ def main(argv=None) -> int:
     except ImportError:
         print("PyTorch is not installed: pip install torch==2.13.0 (CPU) for the reference timings", file=sys.stderr)
         return 1
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.torch_threads)
     rng = np.random.default_rng(0)
     failures = 0
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+    print(f"numpy {np.__version__} (BLAS threads: OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}), "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"{os.cpu_count()} cores; median of {args.repeats} blocks; ms per training step (float32)")
     print(f"{'shape':<22}{'ours':>9}{'fused':>9}{'torch':>9}{'ours/torch':>12}{'target':>8}{'ours/fused':>12}{'target':>8}")
     for sizes, batch, target in SHAPES:

@@ -298,12 +298,14 @@ class MLP(Module):
             return Tensor(self._forward_array(x.data if isinstance(x, Tensor) else x))
         if not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.layers[0].weight.dtype)
-        # Calls the fused op directly, not through each Linear module.
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            x = F.linear(x, layer.weight, layer.bias, layer)
-            if i < last:
+        # Calls the fused op directly, with the hidden activation inside it where it can.
+        fused = self.activation if self.activation in F.FUSED_ACTIVATIONS else None
+        for layer in self.layers[:-1]:
+            x = F.linear(x, layer.weight, layer.bias, layer, activation=fused)
+            if fused is None:
                 x = self._hidden.forward(x)
+        last = self.layers[-1]
+        x = F.linear(x, last.weight, last.bias, last)
         return self._output.forward(x) if self._output is not None else x
 
     def _forward_array(self, x) -> np.ndarray:

@@ -393,6 +393,23 @@ def test_linear_gradients_and_composed_reference(x_shape, with_bias):
         np.testing.assert_allclose(f.grad, c.grad, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 4, 3)])
+def test_linear_with_fused_activation_matches_the_composed_ops(activation, x_shape):
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    gradcheck(lambda *t: F.linear(*t, activation=activation), [leaf(x), leaf(w), leaf(b)])
+    fused_inputs, composed_inputs = [leaf(x), leaf(w), leaf(b)], [leaf(x), leaf(w), leaf(b)]
+    fused = F.linear(*fused_inputs, activation=activation)
+    composed = getattr(F.linear(*composed_inputs), activation)()
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12)
+    upstream = rng.standard_normal(fused.shape)
+    fused.backward(upstream)
+    composed.backward(upstream)
+    for f, c in zip(fused_inputs, composed_inputs):
+        np.testing.assert_allclose(f.grad, c.grad, rtol=1e-12, atol=1e-14)
+
+
 REDUCTION_MODES = ["mean", "sum", "none"]
 
 
