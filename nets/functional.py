@@ -27,7 +27,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
     hidden layer instead of two, which is most of an MLP's per-step overhead.
     """
     xd, wd = x.data, weight.data
-    if xd.shape[-1] != wd.shape[0]:
+    if xd.shape[-1:] != wd.shape[:1]:
         raise ValueError(
             f"{layer if layer is not None else 'linear'}: input has shape {xd.shape} but the layer expects "
             f"(..., {wd.shape[0]}) (weight shape {wd.shape}): the last input dimension must be {wd.shape[0]}"

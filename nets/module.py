@@ -311,13 +311,14 @@ class MLP(Module):
     def _forward_array(self, x) -> np.ndarray:
         """The same network on plain arrays, without a graph: policies call this once per env step."""
         first = self.layers[0].weight.data
-        x = np.asarray(x, dtype=first.dtype)
+        if type(x) is not np.ndarray or x.dtype != first.dtype:
+            x = np.asarray(x, dtype=first.dtype)
         if x.shape[-1:] != first.shape[:1]:
             F.linear(Tensor(x), self.layers[0].weight, None, self.layers[0])  # raises the shape error
-        hidden = self._hidden_array
-        for layer in self.layers[:-1]:
-            x = hidden(x @ layer.weight.data + layer.bias.data)
-        last = self.layers[-1]
+        hidden, layers = self._hidden_array, self.layers
+        for i in range(len(layers) - 1):
+            x = hidden(x @ layers[i].weight.data + layers[i].bias.data)
+        last = layers[-1]
         return self._output_array(x @ last.weight.data + last.bias.data)
 
     def extra_repr(self) -> str:
