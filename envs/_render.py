@@ -90,3 +90,27 @@ class Window:
             pygame.display.quit()
             self.screen = None
             self.clock = None
+
+
+def render(env, draw, text, ready: bool = True):
+    """The `render()` every env shares: a warning without a render mode, text for "ansi",
+    else the frame from `draw()` shown in the env's window ("human") or returned as an array."""
+    if env.render_mode is None:
+        import gymnasium
+
+        gymnasium.logger.warn(
+            "You are calling render method without specifying any render mode. "
+            f'You can specify the render_mode at initialization, e.g. {type(env).__name__}(render_mode="rgb_array")'
+        )
+        return None
+    if not ready:
+        raise RuntimeError("call reset() before render()")
+    if env.render_mode == "ansi":
+        return text()
+    surface = draw()
+    if env.render_mode == "human":
+        if env._window is None:
+            env._window = Window(f"rl-scratch {type(env).__name__}")
+        env._window.show(surface, env.metadata["render_fps"])
+        return None
+    return surface_to_array(surface)

@@ -567,21 +567,7 @@ class GridWorld(gym.Env):
         self._background = None
 
     def render(self):
-        if self.render_mode is None:
-            gym.logger.warn(
-                "You are calling render method without specifying any render mode. "
-                'You can specify the render_mode at initialization, e.g. GridWorld(render_mode="rgb_array")'
-            )
-            return None
-        if self.render_mode == "ansi":
-            return self._render_text()
-        frame = self._draw_frame()
-        if self.render_mode == "human":
-            if self._window is None:
-                self._window = _render.Window("rl-scratch GridWorld")
-            self._window.show(frame, self.metadata["render_fps"])
-            return None
-        return _render.surface_to_array(frame)
+        return _render.render(self, self._draw_frame, self._render_text)
 
     def _render_text(self) -> str:
         rows = [list(row) for row in self.desc]

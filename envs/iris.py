@@ -220,23 +220,7 @@ class Iris(gym.Env):
 
     # ------------------------------------------------------------- rendering
     def render(self):
-        if self.render_mode is None:
-            gym.logger.warn(
-                "You are calling render method without specifying any render mode. "
-                'You can specify the render_mode at initialization, e.g. Iris(render_mode="rgb_array")'
-            )
-            return None
-        if self._index is None:
-            raise RuntimeError("call reset() before render()")
-        if self.render_mode == "ansi":
-            return self._render_text()
-        surface = self._draw()
-        if self.render_mode == "human":
-            if self._window is None:
-                self._window = _render.Window("rl-scratch Iris")
-            self._window.show(surface, self.metadata["render_fps"])
-            return None
-        return _render.surface_to_array(surface)
+        return _render.render(self, self._draw, self._render_text, ready=self._index is not None)
 
     def _render_text(self) -> str:
         i = self._index
