@@ -153,6 +153,15 @@ def load_checkpoint(path, agent_name: str) -> tuple[dict, dict]:
     return meta, arrays
 
 
+def rebuild_agent(cls, path):
+    """A fresh `cls` agent with the checkpoint's spaces and config, plus the file's meta and arrays
+    (each agent's `load` then restores its own weights and state from them)."""
+    meta, arrays = load_checkpoint(path, cls.name)
+    agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
+                config_from_dict(cls.Config, meta["config"]))
+    return agent, meta, arrays
+
+
 def prefixed(prefix: str, arrays: dict) -> dict:
     """{'w': a} -> {'prefix.w': a}, for storing several state dicts in one file."""
     return {f"{prefix}.{k}": v for k, v in arrays.items()}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checkpoint import config_from_dict, load_checkpoint, save_checkpoint, space_from_json
+from .checkpoint import rebuild_agent, save_checkpoint
 from .common import require_discrete_actions, require_discrete_observations
 
 
@@ -205,9 +205,7 @@ class ValueIteration:
 
     @classmethod
     def load(cls, path):
-        meta, arrays = load_checkpoint(path, cls.name)
-        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
-                    config_from_dict(cls.Config, meta["config"]))
+        agent, meta, arrays = rebuild_agent(cls, path)
         agent.values, agent.q_values, agent.policy = arrays["values"], arrays["q_values"], arrays["policy"]
         agent.iterations, agent.solved = meta["state"]["iterations"], meta["state"]["solved"]
         return agent

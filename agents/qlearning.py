@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checkpoint import (config_from_dict, load_checkpoint, restore_rng, rng_state, save_checkpoint,
-                         space_from_json)
+from .checkpoint import rebuild_agent, restore_rng, rng_state, save_checkpoint
 from .common import (Schedule, check_total_steps, greedy, require_discrete_actions,
                      require_discrete_observations, seed_env)
 
@@ -158,9 +157,7 @@ class QLearning:
 
     @classmethod
     def load(cls, path):
-        meta, arrays = load_checkpoint(path, cls.name)
-        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
-                    config_from_dict(cls.Config, meta["config"]))
+        agent, meta, arrays = rebuild_agent(cls, path)
         if arrays["q_table"].shape != agent.q_table.shape:
             raise ValueError(f"{path}: Q-table has shape {arrays['q_table'].shape}, expected {agent.q_table.shape}")
         agent.q_table[...] = arrays["q_table"]

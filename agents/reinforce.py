@@ -25,8 +25,7 @@ import numpy as np
 from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
 from rl_scratch.nets import functional as F
 
-from .checkpoint import (config_from_dict, load_checkpoint, prefixed, restore_rng, rng_state, save_checkpoint,
-                         space_from_json, unprefixed)
+from .checkpoint import prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
 from .common import (ObsEncoder, categorical_entropy, categorical_log_prob, check_total_steps, draw_seed,
                      normalize, require_discrete_actions, sample_categorical)
 from .policies import POLICIES, build_network
@@ -259,9 +258,7 @@ class REINFORCE:
 
     @classmethod
     def load(cls, path):
-        meta, arrays = load_checkpoint(path, cls.name)
-        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
-                    config_from_dict(cls.Config, meta["config"]))
+        agent, meta, arrays = rebuild_agent(cls, path)
         try:
             agent.policy_net.load_state_dict(unprefixed("policy", arrays))
             if agent.value_net is not None:

@@ -30,8 +30,7 @@ import numpy as np
 from rl_scratch.nets import MLP, Adam, Module, Tensor, no_grad
 from rl_scratch.nets import init as nets_init
 
-from .checkpoint import (config_from_dict, ensure_compatible, load_checkpoint, prefixed, restore_rng, rng_state,
-                         save_checkpoint, space_from_json, unprefixed)
+from .checkpoint import ensure_compatible, prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
 from .common import ObsEncoder, draw_seed, require_discrete_actions, sample_categorical
 from .normalize import RunningMeanStd
 
@@ -389,9 +388,7 @@ class ActorCriticAgent:
 
     @classmethod
     def load(cls, path):
-        meta, arrays = load_checkpoint(path, cls.name)
-        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
-                    config_from_dict(cls.Config, meta["config"]))
+        agent, meta, arrays = rebuild_agent(cls, path)
         try:
             agent.net.load_state_dict(unprefixed("net", arrays))
             agent.optimizer.load_state_dict(unprefixed("optim", arrays))

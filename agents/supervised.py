@@ -36,8 +36,7 @@ from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
 from rl_scratch.nets import functional as F
 from rl_scratch.nets.transformer import next_token_probabilities
 
-from .checkpoint import (config_from_dict, load_checkpoint, prefixed, restore_rng, rng_state, save_checkpoint,
-                         space_from_json, unprefixed)
+from .checkpoint import prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
 from .common import ObsEncoder, check_total_steps, require_discrete_actions, sample_categorical, seed_env
 from .policies import POLICIES, build_network
 from .rollout import categorical_log_probs
@@ -412,9 +411,7 @@ class Supervised:
 
     @classmethod
     def load(cls, path):
-        meta, arrays = load_checkpoint(path, cls.name)
-        agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
-                    config_from_dict(cls.Config, meta["config"]))
+        agent, meta, arrays = rebuild_agent(cls, path)
         state = meta["state"]
         try:
             agent.net.load_state_dict(unprefixed("net", arrays))
