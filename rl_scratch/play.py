@@ -24,6 +24,7 @@ from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
 from rl_scratch.runs import RunFolderError
+from rl_scratch.envs._render import Window, import_pygame
 
 EXIT_USAGE = 2
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -66,45 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------- window
 class FrameWindow:
-    """A pygame window that shows (H, W, 3) uint8 frames at `fps`, opened on the first frame.
-
-    Events are pumped on every frame so the window stays responsive; closing it
-    sets `closed_by_user` (callers stop drawing) instead of killing the program.
-    """
+    """Shows (H, W, 3) uint8 frames at `fps` in the envs' own pygame window (opened on the first
+    frame; closing it sets `closed_by_user`, and callers stop drawing)."""
 
     def __init__(self, title: str, fps: float):
-        self.title, self.fps = title, fps
-        self.screen = self.clock = None
-        self.closed_by_user = False
+        self.window, self.fps = Window(title), fps
+
+    @property
+    def closed_by_user(self) -> bool:
+        return self.window.closed_by_user
 
     def show(self, frame: np.ndarray) -> None:
-        if self.closed_by_user or frame is None:
-            return
-        import os
-
-        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        import pygame
-
-        if self.screen is None:
-            pygame.display.init()
-            pygame.display.set_caption(self.title)
-            self.screen = pygame.display.set_mode((frame.shape[1], frame.shape[0]))
-            self.clock = pygame.time.Clock()
-        for event in pygame.event.get():
-            if event.type == pygame.QUIT:
-                self.close()
-                self.closed_by_user = True
-                return
-        self.screen.blit(pygame.surfarray.make_surface(frame.transpose(1, 0, 2)), (0, 0))
-        pygame.display.flip()
-        self.clock.tick(self.fps)
+        if frame is not None and not self.window.closed_by_user:
+            pygame = import_pygame()
+            self.window.show(pygame.surfarray.make_surface(frame.transpose(1, 0, 2)), self.fps)
 
     def close(self) -> None:
-        if self.screen is not None:
-            import pygame
-
-            pygame.display.quit()
-            self.screen = self.clock = None
+        self.window.close()
 
 
 # ------------------------------------------------------------- overlay
