@@ -445,6 +445,8 @@ class AttentionEncoder(Module):
     def forward(self, x, key_mask=None) -> Tensor:
         dtype = self.embed.weight.dtype
         x = x if isinstance(x, Tensor) else Tensor(x, dtype=dtype)
+        if x.dtype != dtype:
+            x = x.astype(dtype)  # float64 observations would otherwise turn the whole network float64
         expected = (self.n_tokens, self.in_features)
         if x.ndim == 2 and x.shape[1] == self.n_tokens * self.in_features:
             x = x.reshape(x.shape[0], *expected)                       # (B, T, in_features)

@@ -376,6 +376,7 @@ def test_attention_encoder_shapes_flat_input_and_masked_pooling():
     x = g.normal(size=(4, 5, 3)).astype(np.float32)
     out = encoder(x)
     assert out.shape == (4, 8) and encoder.out_features == 8 and out.dtype == np.float32
+    assert encoder(Tensor(x.astype(np.float64))).dtype == np.float32
     np.testing.assert_array_equal(encoder(x.reshape(4, 15)).data, out.data)
     key_mask = random_key_mask(g, 4, 5)
     masked = encoder(x, key_mask).data
