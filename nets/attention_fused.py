@@ -109,7 +109,9 @@ def _row_sum(a: np.ndarray, scale: float = 1.0) -> np.ndarray:
     transformer (64 features, 32 keys) BLAS needs 2-4x fewer instructions.
     """
     column = _constant_column(a.shape[-1], scale, a.dtype)
-    return a @ column
+    if a.ndim <= 2:
+        return a @ column
+    return (a.reshape(-1, a.shape[-1]) @ column).reshape(a.shape[:-1] + (1,))  # 2-D: no stacked matmul
 
 
 def _row_mean(a: np.ndarray) -> np.ndarray:

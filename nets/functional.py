@@ -32,7 +32,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
             f"{layer if layer is not None else 'linear'}: input has shape {xd.shape} but the layer expects "
             f"(..., {wd.shape[0]}) (weight shape {wd.shape}): the last input dimension must be {wd.shape[0]}"
         )
-    y = xd @ wd
+    if xd.ndim > 2:  # one 2-D product beats NumPy's stacked matmul on small matrices
+        y = (xd.reshape(-1, wd.shape[0]) @ wd).reshape(xd.shape[:-1] + wd.shape[1:])
+    else:
+        y = xd @ wd
     if bias is not None:
         y += bias.data
         out = Tensor._result(y, (x, weight, bias), "linear")
@@ -45,7 +48,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
         def _backward():
             g = out.grad if activation is None else out.grad * derivative(y)
             if x.requires_grad:
-                x._accumulate(g @ wd.T)
+                x._accumulate(g @ wd.T if g.ndim <= 2 else (g.reshape(-1, g.shape[-1]) @ wd.T).reshape(xd.shape))
             if weight.requires_grad:
                 if xd.ndim == 2:
                     weight._accumulate(xd.T @ g)
