@@ -19,14 +19,11 @@ from dataclasses import dataclass
 from rl_scratch.nets import Tensor, clip_grad_norm
 
 from .common import categorical_log_prob, check_total_steps, finite_or_none, normalize
-from .policies import POLICIES
-from .rollout import ActorCriticAgent, RolloutBuffer, explained_variance, mean_entropy, value_loss
+from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, explained_variance, mean_entropy, value_loss
 
 
 @dataclass
-class A2CConfig:
-    gamma: float = 0.99
-    """discount factor"""
+class A2CConfig(ActorCriticConfig):
     gae_lambda: float = 1.0
     """GAE lambda (1.0: plain n-step returns, as in the original A2C)"""
     lr: float = 7e-4
@@ -37,41 +34,16 @@ class A2CConfig:
     """parallel envs in the vector env"""
     n_steps: int = 5
     """steps per env per rollout; one gradient step per rollout"""
-    ent_coef: float = 0.0
-    """entropy bonus weight"""
-    vf_coef: float = 0.5
-    """value loss weight"""
-    max_grad_norm: float = 0.5
-    """clip the global gradient norm to this"""
     normalize_advantages: bool = False
     """normalize advantages within each rollout"""
-    normalize_obs: bool = False
-    """normalize observations with running mean/std statistics (saved in checkpoints)"""
-    hidden: tuple[int, ...] = (64, 64)
-    """hidden layer sizes of the actor and critic"""
-    activation: str = "tanh"
-    """hidden activation"""
-    shared: bool = False
-    """one trunk with two heads instead of separate actor and critic networks"""
-    policy: str = "mlp"
-    """network over the observation: mlp, or attention for (tokens, features) observations"""
-    attention_dim: int = 32
-    """attention policy: token embedding size"""
-    attention_heads: int = 2
-    """attention policy: heads per layer"""
-    attention_layers: int = 1
-    """attention policy: number of encoder layers"""
-    async_envs: bool = False
-    """step the envs in subprocesses (AsyncVectorEnv): worth it only for slow envs"""
 
     def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        super().__post_init__()
         for name in ("n_envs", "n_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.gae_lambda <= 1 or not 0 <= self.gamma <= 1:
-            raise ValueError(f"gamma and gae_lambda must be in [0, 1], got {self.gamma} and {self.gae_lambda}")
+        if not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
 
 
 class A2C(ActorCriticAgent):

@@ -23,15 +23,12 @@ import numpy as np
 from rl_scratch.nets import Tensor, clip_grad_norm
 
 from .common import check_total_steps, finite_or_none, normalize
-from .policies import POLICIES
-from .rollout import (ActorCriticAgent, RolloutBuffer, categorical_log_probs, explained_variance,
+from .rollout import (ActorCriticAgent, ActorCriticConfig, RolloutBuffer, categorical_log_probs, explained_variance,
                       mean_entropy, value_loss)
 
 
 @dataclass
-class PPOConfig:
-    gamma: float = 0.99
-    """discount factor"""
+class PPOConfig(ActorCriticConfig):
     gae_lambda: float = 0.95
     """GAE lambda: 0 is one-step TD advantages, 1 is Monte Carlo returns minus the value"""
     lr: float = 3e-4
@@ -52,46 +49,21 @@ class PPOConfig:
     """decay clip_range linearly to 0 at total_steps (rl-zoo's 'lin_0.2')"""
     clip_value: float = 0.0
     """> 0: clip value updates to this distance from the rollout's values; 0: no value clipping"""
-    ent_coef: float = 0.0
-    """entropy bonus weight"""
-    vf_coef: float = 0.5
-    """value loss weight"""
-    max_grad_norm: float = 0.5
-    """clip the global gradient norm to this"""
     target_kl: float = 0.0
     """> 0: stop the update epochs once the approximate KL to the rollout policy exceeds 1.5 * target_kl"""
     normalize_advantages: bool = True
     """normalize advantages within each minibatch"""
-    normalize_obs: bool = False
-    """normalize observations with running mean/std statistics (saved in checkpoints)"""
-    hidden: tuple[int, ...] = (64, 64)
-    """hidden layer sizes of the actor and critic"""
-    activation: str = "tanh"
-    """hidden activation"""
-    shared: bool = False
-    """one trunk with two heads instead of separate actor and critic networks"""
-    policy: str = "mlp"
-    """network over the observation: mlp, or attention for (tokens, features) observations"""
-    attention_dim: int = 32
-    """attention policy: token embedding size"""
-    attention_heads: int = 2
-    """attention policy: heads per layer"""
-    attention_layers: int = 1
-    """attention policy: number of encoder layers"""
-    async_envs: bool = False
-    """step the envs in subprocesses (AsyncVectorEnv): worth it only for slow envs"""
 
     def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        super().__post_init__()
         for name in ("n_envs", "n_steps", "batch_size", "n_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size > self.n_envs * self.n_steps:
             raise ValueError(f"batch_size {self.batch_size} is larger than a rollout (n_envs * n_steps = "
                              f"{self.n_envs * self.n_steps}): lower batch_size or raise n_steps")
-        if not 0 <= self.gae_lambda <= 1 or not 0 <= self.gamma <= 1:
-            raise ValueError(f"gamma and gae_lambda must be in [0, 1], got {self.gamma} and {self.gae_lambda}")
+        if not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
         if self.clip_range <= 0:
             raise ValueError(f"clip_range must be > 0, got {self.clip_range}")
 

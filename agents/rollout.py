@@ -22,6 +22,7 @@ and the GAE recursion is cut at either (the next stored step belongs to a new ep
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import gymnasium
@@ -33,6 +34,7 @@ from rl_scratch.nets import init as nets_init
 from .checkpoint import ensure_compatible, prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
 from .common import ObsEncoder, draw_seed, require_discrete_actions, sample_categorical
 from .normalize import RunningMeanStd
+from .policies import POLICIES
 
 
 # ---------------------------------------------------------------------- GAE
@@ -57,6 +59,44 @@ def compute_gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray
         last = deltas[t] + gamma * gae_lambda * continues[t] * last
         advantages[t] = last
     return advantages, advantages + values
+
+
+@dataclass
+class ActorCriticConfig:
+    """The settings A2C and PPO share; each algorithm's Config adds its own."""
+
+    gamma: float = 0.99
+    """discount factor"""
+    ent_coef: float = 0.0
+    """entropy bonus weight"""
+    vf_coef: float = 0.5
+    """value loss weight"""
+    max_grad_norm: float = 0.5
+    """clip the global gradient norm to this"""
+    normalize_obs: bool = False
+    """normalize observations with running mean/std statistics (saved in checkpoints)"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden layer sizes of the actor and critic"""
+    activation: str = "tanh"
+    """hidden activation"""
+    shared: bool = False
+    """one trunk with two heads instead of separate actor and critic networks"""
+    policy: str = "mlp"
+    """network over the observation: mlp, or attention for (tokens, features) observations"""
+    attention_dim: int = 32
+    """attention policy: token embedding size"""
+    attention_heads: int = 2
+    """attention policy: heads per layer"""
+    attention_layers: int = 1
+    """attention policy: number of encoder layers"""
+    async_envs: bool = False
+    """step the envs in subprocesses (AsyncVectorEnv): worth it only for slow envs"""
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        if not 0 <= self.gamma <= 1:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
 
 
 class RolloutBuffer:
