@@ -105,6 +105,14 @@ def test_default_gridworld_run_reaches_the_optimum_quickly_and_says_so(workdir):
     assert "Reached the optimal return 0.930 (value iteration)" in result.stdout
 
 
+@pytest.mark.parametrize("agent", ["qlearning", "sarsa", "dqn", "reinforce", "a2c"])
+def test_every_agent_one_flag_away_reaches_the_gridworld_optimum(workdir, agent):
+    result = train("--env", "GridWorld", "--agent", agent, "--stop-at-target", "--out", f"grid-{agent}", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((workdir / f"grid-{agent}" / "eval.json").read_text())
+    assert summary["target_reached_at_step"] is not None and summary["best_eval_return"] == pytest.approx(0.93)
+
+
 def test_iris_run_reports_held_out_accuracy_and_confusion_matrix(workdir):
     result = train("--env", "Iris", "--out", "iris", cwd=workdir)
     assert result.returncode == 0, result.stderr
