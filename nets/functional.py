@@ -55,14 +55,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
                 else:
                     weight._accumulate(xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
             if bias is not None and bias.requires_grad:
-                bias._accumulate(g.sum(axis=0) if g.ndim == 2 else g.reshape(-1, g.shape[-1]).sum(axis=0))
+                bias._accumulate(np.add.reduce(g if g.ndim == 2 else g.reshape(-1, g.shape[-1]), axis=0))
         out._backward = _backward
     return out
 
 
 def _reduce(loss: np.ndarray, reduction: str):
     if reduction == "mean":
-        return loss.sum() * (1.0 / max(loss.size, 1))
+        return np.add.reduce(loss, axis=None) * (1.0 / max(loss.size, 1))
     if reduction == "sum":
         return loss.sum()
     if reduction == "none":
@@ -91,7 +91,8 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         if target.shape != z.shape[:-1]:
             raise ValueError(f"cross_entropy: class-index target has shape {target.shape}, "
                              f"expected {z.shape[:-1]} for logits of shape {z.shape}")
-        if target.size and (target.min() < 0 or target.max() >= n_classes):
+        # one reduction checks both bounds: as unsigned, a negative index is huge
+        if target.size and target.astype(np.uint64, copy=False).max() >= n_classes:
             raise ValueError(f"cross_entropy: class index out of range [0, {n_classes}): "
                              f"got values from {target.min()} to {target.max()}")
         probs_target = None
@@ -103,8 +104,8 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         if probs_target is None:
             probs_target = np.eye(n_classes, dtype=z.dtype)[target]
         probs_target = probs_target * (1 - label_smoothing) + label_smoothing / n_classes
-    shifted = z - z.max(axis=-1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
+    logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
     if probs_target is None:
         # flat (rows, classes) view: plain fancy indexing beats take_along_axis for the common case
         flat_logp = logp.reshape(-1, n_classes)
