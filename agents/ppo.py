@@ -90,8 +90,8 @@ def clipped_surrogate_loss(logits: Tensor, actions: np.ndarray, old_log_probs: n
     out = Tensor._result(np.asarray(-np.minimum(unclipped, clipped).mean(), dtype=z.dtype), (logits,),
                          "clipped_surrogate")
     if out.requires_grad:
-        def _backward():
-            d_logp = np.where(active, -unclipped, 0.0) * (out.grad / n)  # (B,)
+        def _backward(out_grad):
+            d_logp = np.where(active, -unclipped, 0.0) * (out_grad / n)  # (B,)
             grad = -np.exp(logp_all) * d_logp[:, None]
             grad[rows, actions] += d_logp
             logits._accumulate(grad)

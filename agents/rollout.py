@@ -308,8 +308,8 @@ def mean_entropy(logits: Tensor) -> Tensor:
     per_row = -(p * logp).sum(axis=-1)
     out = Tensor._result(np.asarray(per_row.mean()), (logits,), "mean_entropy")
     if out.requires_grad:
-        def _backward():
-            scale = out.grad / per_row.shape[0]
+        def _backward(out_grad):
+            scale = out_grad / per_row.shape[0]
             logits._accumulate(-p * (logp + per_row[:, None]) * scale)
         out._backward = _backward
     return out
@@ -334,8 +334,8 @@ def value_loss(values: Tensor, returns: np.ndarray, old_values: np.ndarray | Non
     n = max(v.shape[0], 1)
     out = Tensor._result(np.asarray(0.5 * squared.sum() / n, dtype=v.dtype), (values,), "value_loss")
     if out.requires_grad:
-        def _backward():
-            values._accumulate(local * (out.grad / n))
+        def _backward(out_grad):
+            values._accumulate(local * (out_grad / n))
         out._backward = _backward
     return out
 

@@ -33,12 +33,12 @@ def embedding(ids: np.ndarray, weight: Tensor) -> Tensor:
     """
     out = Tensor._result(weight.data[ids], (weight,), "embedding")
     if out.requires_grad:
-        def _backward():
+        def _backward(out_grad):
             flat_ids = ids.reshape(-1)
             order = np.argsort(flat_ids, kind="stable")
             sorted_ids = flat_ids[order]
             run_starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
-            rows_grad = out.grad.reshape(-1, weight.data.shape[1])[order]
+            rows_grad = out_grad.reshape(-1, weight.data.shape[1])[order]
             grad = np.zeros_like(weight.data)
             grad[sorted_ids[run_starts]] = np.add.reduceat(rows_grad, run_starts, axis=0)
             weight._accumulate(grad)
@@ -72,7 +72,7 @@ def gelu(x: Tensor) -> Tensor:
     np.reciprocal(gate, out=gate)                  # sigmoid(2u) = 0.5 (1 + tanh(u))
     out = Tensor._result(xd * gate, (x,), "gelu")
     if out.requires_grad:
-        def _backward():
+        def _backward(out_grad):
             # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) du/dx, du/dx = c (1 + 3 * 0.044715 x^2)
             du_dx = inner_slope * 3
             du_dx -= 2 * GELU_SCALE                 # 3 c (1 + 0.044715 x^2) - 2c = c (1 + 3 * 0.044715 x^2)
@@ -82,7 +82,7 @@ def gelu(x: Tensor) -> Tensor:
             local *= 2
             local += 1
             local *= gate
-            local *= out.grad
+            local *= out_grad
             x._accumulate(local)
         out._backward = _backward
     return out
@@ -131,8 +131,8 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
     y += bias.data
     out = Tensor._result(y, (x, weight, bias), "layer_norm")
     if out.requires_grad:
-        def _backward():
-            g = out.grad
+        def _backward(out_grad):
+            g = out_grad
             rows_g = g.reshape(-1, g.shape[-1])
             if weight.requires_grad:
                 weight._accumulate(np.einsum("ij,ij->j", rows_g, normalized.reshape(rows_g.shape)))
@@ -165,8 +165,8 @@ def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     normalized = xd * inv_rms
     out = Tensor._result(normalized * weight.data, (x, weight), "rms_norm")
     if out.requires_grad:
-        def _backward():
-            g = out.grad
+        def _backward(out_grad):
+            g = out_grad
             if weight.requires_grad:
                 weight._accumulate(np.add.reduce((g * normalized).reshape(-1, g.shape[-1]), axis=0))
             if x.requires_grad:
@@ -222,8 +222,8 @@ def attention(qkv: Tensor, mask: np.ndarray | None = None):
     weights.flags.writeable = False  # handed out for inspection; the backward needs it unchanged
     out = Tensor._result(weights @ v, (qkv,), "attention")
     if out.requires_grad:
-        def _backward():
-            g = out.grad                                  # (..., T, head_dim)
+        def _backward(out_grad):
+            g = out_grad                                  # (..., T, head_dim)
             grad = np.empty_like(data)                    # (3, ..., T, head_dim): dq, dk, dv
             np.matmul(np.swapaxes(weights, -1, -2), g, out=grad[2])
             d_weights = g @ np.swapaxes(v, -1, -2)        # (..., T, T)

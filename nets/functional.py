@@ -45,8 +45,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
         forward, derivative = FUSED_ACTIVATIONS[activation]
         forward(y)
     if out.requires_grad:
-        def _backward():
-            g = out.grad if activation is None else out.grad * derivative(y)
+        def _backward(out_grad):
+            g = out_grad if activation is None else out_grad * derivative(y)
             if x.requires_grad:
                 x._accumulate(g @ wd.T if g.ndim <= 2 else (g.reshape(-1, g.shape[-1]) @ wd.T).reshape(xd.shape))
             if weight.requires_grad:
@@ -70,12 +70,12 @@ def _reduce(loss: np.ndarray, reduction: str):
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _reduction_grad(out: Tensor, shape: tuple, reduction: str) -> np.ndarray:
-    """Upstream gradient spread to each element of the unreduced loss."""
+def _reduction_grad(out_grad: np.ndarray, shape: tuple, reduction: str) -> np.ndarray:
+    """The loss's upstream gradient spread to each element of the unreduced loss."""
     if reduction == "none":
-        return out.grad
+        return out_grad
     scale = 1.0 / max(int(np.prod(shape)), 1) if reduction == "mean" else 1.0
-    return np.broadcast_to(out.grad * scale, shape)
+    return np.broadcast_to(out_grad * scale, shape)
 
 
 def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -115,16 +115,16 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         per_item = -(probs_target * logp).sum(axis=-1)
     out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "cross_entropy")
     if out.requires_grad:
-        def _backward():
+        def _backward(out_grad):
             grad = np.exp(logp)
             if probs_target is None:
                 grad.reshape(-1, n_classes)[rows, flat_target] -= 1
             else:
                 grad = grad * probs_target.sum(axis=-1, keepdims=True) - probs_target
             if reduction == "none":
-                grad *= out.grad[..., None]
+                grad *= out_grad[..., None]
             else:
-                grad *= out.grad * (1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0)
+                grad *= out_grad * (1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0)
             logits._accumulate(grad)
         out._backward = _backward
     return out
@@ -151,8 +151,8 @@ def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
     diff = prediction.data - target
     out = Tensor._result(np.asarray(_reduce(diff * diff, reduction)), (prediction,), "mse_loss")
     if out.requires_grad:
-        def _backward():
-            prediction._accumulate(2 * diff * _reduction_grad(out, diff.shape, reduction))
+        def _backward(out_grad):
+            prediction._accumulate(2 * diff * _reduction_grad(out_grad, diff.shape, reduction))
         out._backward = _backward
     return out
 
@@ -167,9 +167,9 @@ def huber_loss(prediction: Tensor, target, delta: float = 1.0, reduction: str = 
     per_item = np.where(small, 0.5 * diff * diff, delta * (np.abs(diff) - 0.5 * delta))
     out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (prediction,), "huber_loss")
     if out.requires_grad:
-        def _backward():
+        def _backward(out_grad):
             local = np.where(small, diff, delta * np.sign(diff))
-            prediction._accumulate(local * _reduction_grad(out, diff.shape, reduction))
+            prediction._accumulate(local * _reduction_grad(out_grad, diff.shape, reduction))
         out._backward = _backward
     return out
 
@@ -183,10 +183,10 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "m
     per_item = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
     out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "bce_with_logits")
     if out.requires_grad:
-        def _backward():
+        def _backward(out_grad):
             e = np.exp(-np.abs(z))
             sig = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-            logits._accumulate((sig - target) * _reduction_grad(out, z.shape, reduction))
+            logits._accumulate((sig - target) * _reduction_grad(out_grad, z.shape, reduction))
         out._backward = _backward
     return out
 

@@ -1,9 +1,12 @@
 """Reverse-mode automatic differentiation on NumPy arrays.
 
 A `Tensor` wraps an ndarray. Every op builds its output, and right below it a
-`_backward` closure that *adds* the op's contribution into its inputs' `.grad`
-(a tensor used twice receives both). `Tensor.backward()` sorts the graph
-iteratively and runs the closures in reverse topological order.
+`_backward(out_grad)` closure that *adds* the op's contribution into its inputs'
+`.grad` (a tensor used twice receives both). `Tensor.backward()` sorts the graph
+iteratively and runs the closures in reverse topological order, handing each its
+output's gradient. The closures never capture their output tensor (only its data):
+that would make every graph a reference cycle, left for the cyclic garbage
+collector instead of being freed as soon as the step drops it.
 
 Broadcasting has one owner: `unbroadcast(grad, shape)` sums a gradient back to
 the shape of the input it belongs to; every two-input op uses it.
@@ -143,8 +146,8 @@ class Tensor:
         data = self.data.astype(dtype)
         out = Tensor._result(data, (self,), "astype")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad.astype(self.data.dtype))
+            def _backward(out_grad):
+                self._accumulate(out_grad.astype(self.data.dtype))
             out._backward = _backward
         return out
 
@@ -188,7 +191,7 @@ class Tensor:
         self._accumulate(grad)
         for node in nodes:
             if node.grad is not None:
-                node._backward()
+                node._backward(node.grad)
 
     def _interior_nodes(self) -> list:
         """Every op output this tensor depends on, children before parents.
@@ -214,11 +217,11 @@ class Tensor:
         other = other if isinstance(other, Tensor) else Tensor(_as_array(other, self.data.dtype))
         out = Tensor._result(self.data + other.data, (self, other), "add")
         if out.requires_grad:
-            def _backward():
+            def _backward(out_grad):
                 if self.requires_grad:
-                    self._accumulate(unbroadcast(out.grad, self.data.shape))
+                    self._accumulate(unbroadcast(out_grad, self.data.shape))
                 if other.requires_grad:
-                    other._accumulate(unbroadcast(out.grad, other.data.shape))
+                    other._accumulate(unbroadcast(out_grad, other.data.shape))
             out._backward = _backward
         return out
 
@@ -226,11 +229,11 @@ class Tensor:
         other = other if isinstance(other, Tensor) else Tensor(_as_array(other, self.data.dtype))
         out = Tensor._result(self.data * other.data, (self, other), "mul")
         if out.requires_grad:
-            def _backward():
+            def _backward(out_grad):
                 if self.requires_grad:
-                    self._accumulate(unbroadcast(out.grad * other.data, self.data.shape))
+                    self._accumulate(unbroadcast(out_grad * other.data, self.data.shape))
                 if other.requires_grad:
-                    other._accumulate(unbroadcast(out.grad * self.data, other.data.shape))
+                    other._accumulate(unbroadcast(out_grad * self.data, other.data.shape))
             out._backward = _backward
         return out
 
@@ -238,19 +241,20 @@ class Tensor:
         other = other if isinstance(other, Tensor) else Tensor(_as_array(other, self.data.dtype))
         out = Tensor._result(self.data / other.data, (self, other), "div")
         if out.requires_grad:
-            def _backward():
+            out_data = out.data  # captured instead of `out`: no reference cycle
+            def _backward(out_grad):
                 if self.requires_grad:
-                    self._accumulate(unbroadcast(out.grad / other.data, self.data.shape))
+                    self._accumulate(unbroadcast(out_grad / other.data, self.data.shape))
                 if other.requires_grad:
-                    other._accumulate(unbroadcast(-out.grad * out.data / other.data, other.data.shape))
+                    other._accumulate(unbroadcast(-out_grad * out_data / other.data, other.data.shape))
             out._backward = _backward
         return out
 
     def __neg__(self) -> "Tensor":
         out = Tensor._result(-self.data, (self,), "neg")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(-out.grad)
+            def _backward(out_grad):
+                self._accumulate(-out_grad)
             out._backward = _backward
         return out
 
@@ -261,8 +265,8 @@ class Tensor:
         exponent = float(exponent)
         out = Tensor._result(self.data ** exponent, (self,), "pow")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad * exponent * self.data ** (exponent - 1))
+            def _backward(out_grad):
+                self._accumulate(out_grad * exponent * self.data ** (exponent - 1))
             out._backward = _backward
         return out
 
@@ -294,11 +298,11 @@ class Tensor:
             )
         out = Tensor._result(a @ b, (self, other), "matmul")
         if out.requires_grad:
-            def _backward():
+            def _backward(out_grad):
                 # Lift 1-D operands to matrices so one formula covers every case.
                 a2 = a[None, :] if a.ndim == 1 else a
                 b2 = b[:, None] if b.ndim == 1 else b
-                g = out.grad
+                g = out_grad
                 if b.ndim == 1:  # first: a vector @ vector gradient is 0-d and needs this axis
                     g = np.expand_dims(g, -1)
                 if a.ndim == 1:
@@ -319,8 +323,8 @@ class Tensor:
     def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
         out = Tensor._result(np.asarray(self.data.sum(axis=axis, keepdims=keepdims)), (self,), "sum")
         if out.requires_grad:
-            def _backward():
-                g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
+            def _backward(out_grad):
+                g = out_grad if keepdims or axis is None else np.expand_dims(out_grad, axis)
                 self._accumulate(np.broadcast_to(g, self.data.shape).copy())
             out._backward = _backward
         return out
@@ -340,9 +344,9 @@ class Tensor:
         data = np.asarray(self.data.max(axis=axis, keepdims=keepdims))
         out = Tensor._result(data, (self,), "max")
         if out.requires_grad:
-            def _backward():
+            def _backward(out_grad):
                 kept = data if keepdims or axis is None else np.expand_dims(data, axis)
-                g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
+                g = out_grad if keepdims or axis is None else np.expand_dims(out_grad, axis)
                 winners = (self.data == kept)
                 self._accumulate(winners * (g / winners.sum(axis=axis, keepdims=True)))
             out._backward = _backward
@@ -358,32 +362,34 @@ class Tensor:
     def exp(self) -> "Tensor":
         out = Tensor._result(np.exp(self.data), (self,), "exp")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad * out.data)
+            out_data = out.data  # captured instead of `out`: no reference cycle
+            def _backward(out_grad):
+                self._accumulate(out_grad * out_data)
             out._backward = _backward
         return out
 
     def log(self) -> "Tensor":
         out = Tensor._result(np.log(self.data), (self,), "log")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad / self.data)
+            def _backward(out_grad):
+                self._accumulate(out_grad / self.data)
             out._backward = _backward
         return out
 
     def sqrt(self) -> "Tensor":
         out = Tensor._result(np.sqrt(self.data), (self,), "sqrt")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad * 0.5 / out.data)
+            out_data = out.data  # captured instead of `out`: no reference cycle
+            def _backward(out_grad):
+                self._accumulate(out_grad * 0.5 / out_data)
             out._backward = _backward
         return out
 
     def abs(self) -> "Tensor":
         out = Tensor._result(np.abs(self.data), (self,), "abs")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad * np.sign(self.data))
+            def _backward(out_grad):
+                self._accumulate(out_grad * np.sign(self.data))
             out._backward = _backward
         return out
 
@@ -391,37 +397,40 @@ class Tensor:
         """Clamp values; the gradient passes only where the value was inside [low, high]."""
         out = Tensor._result(np.clip(self.data, low, high), (self,), "clip")
         if out.requires_grad:
-            def _backward():
+            def _backward(out_grad):
                 inside = np.ones(self.data.shape, dtype=bool)
                 if low is not None:
                     inside &= self.data >= low
                 if high is not None:
                     inside &= self.data <= high
-                self._accumulate(out.grad * inside)
+                self._accumulate(out_grad * inside)
             out._backward = _backward
         return out
 
     def relu(self) -> "Tensor":
         out = Tensor._result(np.maximum(self.data, 0), (self,), "relu")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad * (out.data > 0))
+            out_data = out.data  # captured instead of `out`: no reference cycle
+            def _backward(out_grad):
+                self._accumulate(out_grad * (out_data > 0))
             out._backward = _backward
         return out
 
     def tanh(self) -> "Tensor":
         out = Tensor._result(np.tanh(self.data), (self,), "tanh")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad * (1 - out.data * out.data))
+            out_data = out.data  # captured instead of `out`: no reference cycle
+            def _backward(out_grad):
+                self._accumulate(out_grad * (1 - out_data * out_data))
             out._backward = _backward
         return out
 
     def sigmoid(self) -> "Tensor":
         out = Tensor._result(sigmoid_array(self.data), (self,), "sigmoid")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad * out.data * (1 - out.data))
+            out_data = out.data  # captured instead of `out`: no reference cycle
+            def _backward(out_grad):
+                self._accumulate(out_grad * out_data * (1 - out_data))
             out._backward = _backward
         return out
 
@@ -431,10 +440,10 @@ class Tensor:
         y, t = _gelu_parts(x)
         out = Tensor._result(y, (self,), "gelu")
         if out.requires_grad:
-            def _backward():
+            def _backward(out_grad):
                 d_inner = _GELU_C * (1 + 3 * 0.044715 * x * x)
                 local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
-                self._accumulate(out.grad * local)
+                self._accumulate(out_grad * local)
             out._backward = _backward
         return out
 
@@ -446,8 +455,8 @@ class Tensor:
         p = e / e.sum(axis=axis, keepdims=True)
         out = Tensor._result(p, (self,), "softmax")
         if out.requires_grad:
-            def _backward():
-                g = out.grad
+            def _backward(out_grad):
+                g = out_grad
                 dz = p * (g - (g * p).sum(axis=axis, keepdims=True))
                 self._accumulate(dz / temperature if temperature != 1.0 else dz)
             out._backward = _backward
@@ -462,8 +471,8 @@ class Tensor:
         logp = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         out = Tensor._result(logp, (self,), "log_softmax")
         if out.requires_grad:
-            def _backward():
-                g = out.grad
+            def _backward(out_grad):
+                g = out_grad
                 dz = g - np.exp(logp) * g.sum(axis=axis, keepdims=True)
                 self._accumulate(dz / temperature if temperature != 1.0 else dz)
             out._backward = _backward
@@ -475,8 +484,8 @@ class Tensor:
             shape = tuple(shape[0])
         out = Tensor._result(self.data.reshape(shape), (self,), "reshape")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(out.grad.reshape(self.data.shape))
+            def _backward(out_grad):
+                self._accumulate(out_grad.reshape(self.data.shape))
             out._backward = _backward
         return out
 
@@ -490,8 +499,8 @@ class Tensor:
         out = Tensor._result(self.data.transpose(axes), (self,), "permute")
         if out.requires_grad:
             inverse = np.argsort(axes)
-            def _backward():
-                self._accumulate(out.grad.transpose(inverse))
+            def _backward(out_grad):
+                self._accumulate(out_grad.transpose(inverse))
             out._backward = _backward
         return out
 
@@ -517,9 +526,9 @@ class Tensor:
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         out = Tensor._result(self.data[index], (self,), "getitem")
         if out.requires_grad:
-            def _backward():
+            def _backward(out_grad):
                 grad = np.zeros_like(self.data)
-                np.add.at(grad, index, out.grad)  # add.at: repeated indices must sum
+                np.add.at(grad, index, out_grad)  # add.at: repeated indices must sum
                 self._accumulate(grad)
             out._backward = _backward
         return out
@@ -537,9 +546,9 @@ class Tensor:
                              f"add an axis, e.g. index[:, None]")
         out = Tensor._result(np.take_along_axis(self.data, index, axis=axis), (self,), "gather")
         if out.requires_grad:
-            def _backward():
+            def _backward(out_grad):
                 grad = np.zeros_like(self.data)
-                _scatter_add(grad, index, out.grad, axis)
+                _scatter_add(grad, index, out_grad, axis)
                 self._accumulate(grad)
             out._backward = _backward
         return out
@@ -549,8 +558,8 @@ class Tensor:
         mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
         out = Tensor._result(np.where(mask, np.asarray(value, self.data.dtype), self.data), (self,), "masked_fill")
         if out.requires_grad:
-            def _backward():
-                self._accumulate(unbroadcast(np.where(mask, 0, out.grad), self.data.shape))
+            def _backward(out_grad):
+                self._accumulate(unbroadcast(np.where(mask, 0, out_grad), self.data.shape))
             out._backward = _backward
         return out
 
@@ -609,8 +618,8 @@ def concat(tensors, axis: int = 0) -> Tensor:
     out = Tensor._result(np.concatenate([t.data for t in tensors], axis=axis), tuple(tensors), "concat")
     if out.requires_grad:
         bounds = np.cumsum([t.data.shape[axis] for t in tensors])[:-1]
-        def _backward():
-            for t, g in zip(tensors, np.split(out.grad, bounds, axis=axis)):
+        def _backward(out_grad):
+            for t, g in zip(tensors, np.split(out_grad, bounds, axis=axis)):
                 if t.requires_grad:
                     t._accumulate(g)
         out._backward = _backward
@@ -630,10 +639,10 @@ def where(condition, a, b) -> Tensor:
     b = b if isinstance(b, Tensor) else Tensor(_as_array(b, a.data.dtype))
     out = Tensor._result(np.where(condition, a.data, b.data), (a, b), "where")
     if out.requires_grad:
-        def _backward():
+        def _backward(out_grad):
             if a.requires_grad:
-                a._accumulate(unbroadcast(np.where(condition, out.grad, 0), a.data.shape))
+                a._accumulate(unbroadcast(np.where(condition, out_grad, 0), a.data.shape))
             if b.requires_grad:
-                b._accumulate(unbroadcast(np.where(condition, 0, out.grad), b.data.shape))
+                b._accumulate(unbroadcast(np.where(condition, 0, out_grad), b.data.shape))
         out._backward = _backward
     return out

@@ -792,7 +792,7 @@ def test_gradcheck_catches_a_wrong_backward():
     def wrong_square(t):
         out = Tensor._result(t.data ** 2, (t,), "wrong_square")
         if out.requires_grad:
-            out._backward = lambda: t._accumulate(out.grad * t.data)  # missing the factor 2
+            out._backward = lambda out_grad: t._accumulate(out_grad * t.data)  # missing the factor 2
         return out
 
     with pytest.raises(AssertionError, match="input 0"):
