@@ -799,3 +799,24 @@ def test_gradcheck_catches_a_wrong_backward():
         gradcheck(wrong_square, [leaf([1.0, 2.0])])
     with pytest.raises(TypeError, match="float64"):
         gradcheck(lambda t: t * 2, [Tensor(np.ones(2, dtype=np.float32), requires_grad=True)])
+
+
+def test_a_finished_graph_is_freed_without_the_garbage_collector():
+    """Closures must not capture their output tensor: each step's graph would become a cycle."""
+    import gc
+    import weakref
+
+    rng = np.random.default_rng(0)
+    x, w = leaf(rng.standard_normal((4, 3))), leaf(rng.standard_normal((3, 2)))
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        hidden = F.linear(x, w, activation="tanh")
+        loss = F.cross_entropy(hidden.softmax(-1).log() * 2.0 + hidden.exp(), np.array([0, 1, 1, 0]))
+        loss.backward()
+        refs = [weakref.ref(loss), weakref.ref(hidden)]
+        del loss, hidden
+        assert all(ref() is None for ref in refs)
+    finally:
+        if enabled:
+            gc.enable()
