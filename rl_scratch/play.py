@@ -238,7 +238,7 @@ def generate_text(agent, env, prompt: str | None, length: int, temperature: floa
 # ---------------------------------------------------------------- main
 def play(args) -> int:
     from rl_scratch.agents.checkpoint import ensure_compatible
-    from rl_scratch.train import limit_blas_threads
+    from rl_scratch.train import keep_freed_memory, limit_blas_threads
 
     if args.episodes < 1:
         raise ConfigError(f"--episodes must be a positive integer, got {args.episodes}")
@@ -249,6 +249,7 @@ def play(args) -> int:
         check_record_path(record)
     agent, env_id, env_kwargs, ckpt = load(args.path, args.checkpoint, args.env, args.env_kwarg)
     limit_blas_threads()
+    keep_freed_memory()
     is_text = env_id.endswith("NextToken-v0") or args.prompt is not None
     env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array")
     try:
