@@ -255,3 +255,14 @@ def test_play_records_a_gif_without_a_display(run_dir, workdir):
 def test_play_refuses_an_unknown_video_type(run_dir, workdir):
     result = cli("rl_scratch.play", run_dir, "--record", workdir / "x.avi", cwd=workdir)
     assert result.returncode == 2 and "use .gif" in result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
+def test_keep_freed_memory_applies_unless_the_user_set_malloc_variables(monkeypatch):
+    from rl_scratch.train import keep_freed_memory
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert keep_freed_memory() is False
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    assert keep_freed_memory() is True
