@@ -11,6 +11,7 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from rl_scratch.envs import _render
+from rl_scratch.envs._single_step import next_example
 
 FEATURE_NAMES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
 SPLITS = ("train", "test")
@@ -183,18 +184,7 @@ class Iris(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         n = len(self)
-        if seed is not None:
-            self._cursor = 0
-        if options and "index" in options:
-            i = options["index"]
-            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < n:
-                raise ValueError(f"options['index'] must be an int in [0, {n}) for split {self.split!r}, got {i!r}")
-            i = int(i)
-        elif self.split == "train":
-            i = int(self.np_random.integers(n))
-        else:
-            i = self._cursor % n
-            self._cursor += 1
+        i = next_example(self, n, seed, options)
         self._index = i
         self.last_action = None
         if self.render_mode == "human":

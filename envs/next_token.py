@@ -13,6 +13,7 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from rl_scratch.envs import _render
+from rl_scratch.envs._single_step import next_example
 
 SPLITS = ("train", "val")
 VAL_FRACTION = 0.1
@@ -241,18 +242,7 @@ class NextToken(gym.Env):
         super().reset(seed=seed)
         lo, hi = self._targets[self.split]
         n = hi - lo
-        if seed is not None:
-            self._cursor = 0
-        if options and "index" in options:
-            i = options["index"]
-            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < n:
-                raise ValueError(f"options['index'] must be an int in [0, {n}) for split {self.split!r}, got {i!r}")
-            i = int(i)
-        elif self.split == "train":
-            i = int(self.np_random.integers(n))
-        else:
-            i = self._cursor % n
-            self._cursor += 1
+        i = next_example(self, n, seed, options)
         t = lo + i
         self._t = t
         self.last_action = None
