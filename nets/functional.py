@@ -1,8 +1,9 @@
 """Fused ops and losses: each is one graph node with a hand-written backward.
 
 Fusing pays for the small networks RL uses, where Python overhead per node
-costs more than the arithmetic. `tests/test_nets_functional.py` checks every
-fused op against the same computation composed from primitive Tensor ops.
+costs more than the arithmetic. `tests/test_nets_tensor.py` checks every fused
+op against the same computation composed from primitive Tensor ops. Backward
+closures follow tensor.py's rule: they receive `out_grad` and never hold the output.
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ class Tensor:
         other = other if isinstance(other, Tensor) else Tensor(_as_array(other, self.data.dtype))
         out = Tensor._result(self.data / other.data, (self, other), "div")
         if out.requires_grad:
-            out_data = out.data  # captured instead of `out`: no reference cycle
+            out_data = out.data
             def _backward(out_grad):
                 if self.requires_grad:
                     self._accumulate(unbroadcast(out_grad / other.data, self.data.shape))
@@ -362,7 +362,7 @@ class Tensor:
     def exp(self) -> "Tensor":
         out = Tensor._result(np.exp(self.data), (self,), "exp")
         if out.requires_grad:
-            out_data = out.data  # captured instead of `out`: no reference cycle
+            out_data = out.data
             def _backward(out_grad):
                 self._accumulate(out_grad * out_data)
             out._backward = _backward
@@ -379,7 +379,7 @@ class Tensor:
     def sqrt(self) -> "Tensor":
         out = Tensor._result(np.sqrt(self.data), (self,), "sqrt")
         if out.requires_grad:
-            out_data = out.data  # captured instead of `out`: no reference cycle
+            out_data = out.data
             def _backward(out_grad):
                 self._accumulate(out_grad * 0.5 / out_data)
             out._backward = _backward
@@ -410,7 +410,7 @@ class Tensor:
     def relu(self) -> "Tensor":
         out = Tensor._result(np.maximum(self.data, 0), (self,), "relu")
         if out.requires_grad:
-            out_data = out.data  # captured instead of `out`: no reference cycle
+            out_data = out.data
             def _backward(out_grad):
                 self._accumulate(out_grad * (out_data > 0))
             out._backward = _backward
@@ -419,7 +419,7 @@ class Tensor:
     def tanh(self) -> "Tensor":
         out = Tensor._result(np.tanh(self.data), (self,), "tanh")
         if out.requires_grad:
-            out_data = out.data  # captured instead of `out`: no reference cycle
+            out_data = out.data
             def _backward(out_grad):
                 self._accumulate(out_grad * (1 - out_data * out_data))
             out._backward = _backward
@@ -428,7 +428,7 @@ class Tensor:
     def sigmoid(self) -> "Tensor":
         out = Tensor._result(sigmoid_array(self.data), (self,), "sigmoid")
         if out.requires_grad:
-            out_data = out.data  # captured instead of `out`: no reference cycle
+            out_data = out.data
             def _backward(out_grad):
                 self._accumulate(out_grad * out_data * (1 - out_data))
             out._backward = _backward
