@@ -54,27 +54,33 @@ def gelu_composed(x: Tensor) -> Tensor:
     return 0.5 * x * (1 + (GELU_SCALE * (x + 0.044715 * x * x * x)).tanh())
 
 
-def gelu(x: Tensor) -> Tensor:
-    """GELU, tanh approximation (PyTorch's approximate='tanh').
+def gelu_parts(xd: np.ndarray):
+    """GELU of an array, and the two intermediates its backward reuses: (y, -2u / x, 1 / sigmoid(2u)).
 
     Uses 0.5 (1 + tanh(u)) = sigmoid(2u): one exp instead of a slower tanh, and
     x*x*x instead of x**3 (a float power is ~50x slower than two multiplies).
+    With u = c (x + 0.044715 x^3), c = sqrt(2 / pi).
     """
+    slope = xd * xd
+    slope *= -2 * 0.044715 * GELU_SCALE
+    slope -= 2 * GELU_SCALE                        # -2u / x = -2c (1 + 0.044715 x^2)
+    denominator = xd * slope                       # -2u
+    with np.errstate(over="ignore"):               # exp overflows to inf for x << 0: GELU is then 0
+        np.exp(denominator, out=denominator)
+    denominator += 1                               # 1 / sigmoid(2u), and sigmoid(2u) = 0.5 (1 + tanh(u))
+    return xd / denominator, slope, denominator
+
+
+def gelu(x: Tensor) -> Tensor:
+    """GELU, tanh approximation (PyTorch's approximate='tanh')."""
     xd = x.data
-    inner_slope = xd * xd
-    inner_slope *= 0.044715 * GELU_SCALE
-    inner_slope += GELU_SCALE                      # u / x = c (1 + 0.044715 x^2)
-    gate = xd * inner_slope                        # u
-    gate *= -2
-    with np.errstate(over="ignore"):               # exp overflows to inf for x << 0: the gate is then 0
-        np.exp(gate, out=gate)
-    gate += 1
-    np.reciprocal(gate, out=gate)                  # sigmoid(2u) = 0.5 (1 + tanh(u))
-    out = Tensor._result(xd * gate, (x,), "gelu")
+    y, slope, denominator = gelu_parts(xd)
+    out = Tensor._result(y, (x,), "gelu")
     if out.requires_grad:
         def _backward(out_grad):
+            gate = np.reciprocal(denominator)
             # d/dx [x sigmoid(2u)] = s + 2 x s (1 - s) du/dx, du/dx = c (1 + 3 * 0.044715 x^2)
-            du_dx = inner_slope * 3
+            du_dx = slope * -1.5
             du_dx -= 2 * GELU_SCALE                 # 3 c (1 + 0.044715 x^2) - 2c = c (1 + 3 * 0.044715 x^2)
             local = 1 - gate
             local *= xd
@@ -110,23 +116,27 @@ def _row_sum(a: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """
     column = _constant_column(a.shape[-1], scale, a.dtype)
     if a.ndim <= 2:
-        return a @ column
-    return (a.reshape(-1, a.shape[-1]) @ column).reshape(a.shape[:-1] + (1,))  # 2-D: no stacked matmul
+        return a.dot(column)  # ndarray.dot dispatches to BLAS faster than the matmul ufunc
+    return a.reshape(-1, a.shape[-1]).dot(column).reshape(a.shape[:-1] + (1,))
 
 
 def _row_mean(a: np.ndarray) -> np.ndarray:
     return _row_sum(a, 1 / a.shape[-1])
 
 
-def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (population variance)."""
-    xd = x.data
+def normalize(xd: np.ndarray, eps: float):
+    """Layer norm before its scale and shift: (x_hat = (x - mean) / sqrt(var + eps), 1 / sqrt(var + eps))."""
     normalized = xd - _row_mean(xd)                    # centered, normalized in place below
     inv_std = _row_mean(normalized * normalized)
     inv_std += eps
-    np.sqrt(inv_std, out=inv_std)
-    np.reciprocal(inv_std, out=inv_std)
+    np.power(inv_std, -0.5, out=inv_std)
     normalized *= inv_std
+    return normalized, inv_std
+
+
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (population variance)."""
+    normalized, inv_std = normalize(x.data, eps)
     y = normalized * weight.data
     y += bias.data
     out = Tensor._result(y, (x, weight, bias), "layer_norm")
@@ -155,15 +165,19 @@ def rms_norm_composed(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     return x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt() * weight
 
 
-def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
-    """x / sqrt(mean(x^2) + eps) * weight over the last axis (no centering, no bias)."""
-    xd = x.data
+def rms_norm_parts(xd: np.ndarray, weight: np.ndarray, eps: float):
+    """RMS norm of an array, and what its backward reuses: (y, x / rms, 1 / rms)."""
     inv_rms = _row_mean(xd * xd)
     inv_rms += eps
-    np.sqrt(inv_rms, out=inv_rms)
-    np.reciprocal(inv_rms, out=inv_rms)
+    np.power(inv_rms, -0.5, out=inv_rms)
     normalized = xd * inv_rms
-    out = Tensor._result(normalized * weight.data, (x, weight), "rms_norm")
+    return normalized * weight, normalized, inv_rms
+
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) * weight over the last axis (no centering, no bias)."""
+    y, normalized, inv_rms = rms_norm_parts(x.data, weight.data, eps)
+    out = Tensor._result(y, (x, weight), "rms_norm")
     if out.requires_grad:
         def _backward(out_grad):
             g = out_grad
@@ -194,21 +208,21 @@ def attention_composed(qkv: Tensor, mask: np.ndarray | None = None):
     return weights @ v, weights.data
 
 
-def attention(qkv: Tensor, mask: np.ndarray | None = None):
-    """Fused `attention_composed`: one node, with the backward of matmul, softmax and matmul.
+def attention_weights(q: np.ndarray, k: np.ndarray, mask: np.ndarray | None = None,
+                      every_row_sees_a_key: bool = False) -> np.ndarray:
+    """softmax(q k^T / sqrt(head_dim)) over keys, where `mask` is True.
 
-    A query whose keys are all masked gets all-zero weights (output 0), not NaN.
-    The returned weights are read-only: the backward uses them.
+    A query whose keys are all masked gets all-zero weights (so output 0), not NaN.
+    `every_row_sees_a_key=True` says the mask leaves each query a key (a causal
+    mask does: the diagonal), which skips the two guards for such rows.
     """
-    data = qkv.data
-    q, k, v = data[0], data[1], data[2]
-    scale = 1 / math.sqrt(q.shape[-1])
     scores = q @ np.swapaxes(k, -1, -2)  # (..., T, T)
-    scores *= scale
+    scores *= 1 / math.sqrt(q.shape[-1])
     if mask is not None:
-        np.copyto(scores, -np.inf, where=~np.asarray(mask, dtype=bool))
+        scores = np.where(mask, scores, -np.inf)
+    guard = mask is not None and not every_row_sees_a_key
     row_max = np.maximum.reduce(scores, axis=-1, keepdims=True)
-    if mask is not None:
+    if guard:
         # A fully masked row has max -inf, and -inf - -inf is NaN. With a finite floor its exps are
         # all 0; raising the totals to at least 1 below then keeps that row at 0 and changes no
         # other row (their largest term is exp(0) = 1).
@@ -216,10 +230,22 @@ def attention(qkv: Tensor, mask: np.ndarray | None = None):
     scores -= row_max
     weights = np.exp(scores, out=scores)
     totals = _row_sum(weights)
-    if mask is not None:
+    if guard:
         np.maximum(totals, 1, out=totals)
     weights /= totals
-    weights.flags.writeable = False  # handed out for inspection; the backward needs it unchanged
+    return weights
+
+
+def attention(qkv: Tensor, mask: np.ndarray | None = None, every_row_sees_a_key: bool = False):
+    """Fused `attention_composed`: one node, with the backward of matmul, softmax and matmul.
+
+    The returned weights are read-only: the backward uses them.
+    """
+    data = qkv.data
+    q, k, v = data[0], data[1], data[2]
+    scale = 1 / math.sqrt(q.shape[-1])
+    weights = attention_weights(q, k, mask, every_row_sees_a_key)
+    weights.flags.writeable = False
     out = Tensor._result(weights @ v, (qkv,), "attention")
     if out.requires_grad:
         def _backward(out_grad):

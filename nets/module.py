@@ -192,6 +192,14 @@ class Linear(Module):
         return F.linear(x if isinstance(x, Tensor) else Tensor(x, dtype=self.weight.dtype),
                         self.weight, self.bias, layer=self)
 
+    def _forward_array(self, x: np.ndarray) -> np.ndarray:
+        """forward() on an array without a graph or shape check, for the inference paths of models built on Linear."""
+        weight = self.weight.data
+        y = x.dot(weight) if x.ndim <= 2 else x.reshape(-1, weight.shape[0]).dot(weight).reshape(x.shape[:-1] + weight.shape[1:])
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
 

@@ -392,6 +392,49 @@ def test_attention_encoder_shapes_flat_input_and_masked_pooling():
     assert cls_encoder(x, key_mask).shape == (4, 8)
 
 
+# ------------------------------------------------- graph-free inference path
+@pytest.mark.parametrize("norm", ["layer", "rms"])
+def test_tinygpt_inference_without_graph_equals_the_tensor_forward(norm):
+    g = rng(30)
+    model = TinyGPT(GPTConfig(vocab_size=9, context=6, dim=8, n_heads=2, n_layers=2, norm=norm), rng=g)
+    ids = g.integers(0, 9, (3, 5))
+    traced = model(ids)                                   # grad enabled: the Tensor forward
+    assert traced.requires_grad
+    traced_attention = [block.attn.last_attention.copy() for block in model.blocks]
+    with no_grad():
+        fast = model(ids)                                 # the array path (_forward_array)
+    assert not fast.requires_grad and fast.dtype == np.float32 and fast.shape == (3, 5, 9)
+    np.testing.assert_allclose(fast.data, traced.data, rtol=1e-5, atol=1e-5)
+    for block, weights in zip(model.blocks, traced_attention):
+        np.testing.assert_allclose(block.attn.last_attention, weights, atol=1e-6)
+    with no_grad(), pytest.raises(ValueError, match=r"out of range \[0, 9\)"):
+        model(np.array([[0, 9]]))
+
+
+def test_tinygpt_inference_keeps_dropout_when_training_under_no_grad():
+    g = rng(31)
+    model = TinyGPT(GPTConfig(vocab_size=7, context=6, dim=8, n_heads=2, n_layers=1, dropout=0.5), rng=g)
+    ids = g.integers(0, 7, (2, 6))
+    with no_grad():
+        assert not np.array_equal(model(ids).data, model(ids).data)  # dropout still applies in train mode
+        model.eval()
+        np.testing.assert_array_equal(model(ids).data, model(ids).data)
+
+
+@pytest.mark.parametrize("pool", ["mean", "cls"])
+@pytest.mark.parametrize("with_key_mask", [False, True])
+def test_attention_encoder_inference_without_graph_equals_the_tensor_forward(pool, with_key_mask):
+    g = rng(32)
+    encoder = AttentionEncoder(3, n_tokens=5, dim=8, n_heads=2, n_layers=2, pool=pool, rng=g)
+    x = g.normal(size=(4, 5, 3)).astype(np.float32)
+    key_mask = random_key_mask(g, 4, 5) if with_key_mask else None
+    traced = encoder(x, key_mask)
+    with no_grad():
+        fast = encoder(x, key_mask)
+    assert fast.shape == (4, 8) and fast.dtype == np.float32
+    np.testing.assert_allclose(fast.data, traced.data, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------- PyTorch parity
 torch_parity_reason = "PyTorch is an optional reference (pip install '.[bench]'); parity tests need it"
 
