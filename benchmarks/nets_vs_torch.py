@@ -106,16 +106,21 @@ def ours_step(sizes, batch, weights, x, y):
     return step
 
 
-def ours_inference(sizes, weights, obs):
+def ours_inference(sizes, weights, obs, through_tensors: bool = False):
+    """A policy's greedy action for one observation: `net.predict(obs)` (arrays in and out, as the
+    agents act), or with `through_tensors` the PyTorch-style `net(Tensor(obs))` under no_grad."""
     net = nets.MLP(sizes, activation="tanh")
     for layer, (w, b) in zip(net.layers, weights):
         layer.weight.data[...] = w
         layer.bias.data[...] = b
 
     def infer():
+        return int(net.predict(obs).argmax())
+
+    def infer_through_tensors():
         with nets.no_grad():
             return int(net(nets.Tensor(obs)).data.argmax())
-    return infer
+    return infer_through_tensors if through_tensors else infer
 
 
 # ------------------------------------------------------------ hand-fused
@@ -134,33 +139,39 @@ def fused_step(sizes, batch, weights, x, y):
     m, v = np.zeros_like(flat), np.zeros_like(flat)
     b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
     n_layers = len(weights)
-    rows = np.arange(batch)
+    picked = np.arange(batch) * sizes[-1] + y  # flat index of each row's target logit
     t = [0]
 
     def step():
         activations = [x]
         h = x
         for i in range(n_layers):
-            h = h @ params[2 * i] + params[2 * i + 1]
+            h = h.dot(params[2 * i])  # ndarray.dot: less dispatch than the @ ufunc for small matrices
+            h += params[2 * i + 1]
             if i < n_layers - 1:
                 np.maximum(h, 0, out=h)
             activations.append(h)
-        z = h - h.max(axis=1, keepdims=True)
+        z = h - np.maximum.reduce(h, axis=1, keepdims=True)
         e = np.exp(z)
-        p = e / e.sum(axis=1, keepdims=True)
-        p[rows, y] -= 1
-        d = p * np.float32(1 / batch)
+        totals = np.add.reduce(e, axis=1, keepdims=True)
+        loss = np.add.reduce(np.log(totals).ravel() - z.ravel()[picked]) / batch  # what a training loop logs
+        d = e / totals
+        d.ravel()[picked] -= 1
+        d *= np.float32(1 / batch)
         for i in reversed(range(n_layers)):
             a = activations[i]
             np.matmul(a.T, d, out=grads[2 * i])
-            np.sum(d, axis=0, out=grads[2 * i + 1])
+            np.add.reduce(d, axis=0, out=grads[2 * i + 1])
             if i:
-                d = d @ params[2 * i].T
+                d = d.dot(params[2 * i].T)
                 d *= a > 0
         t[0] += 1
-        m[:] = b1 * m + (1 - b1) * grad
-        v[:] = b2 * v + (1 - b2) * grad * grad
+        np.multiply(m, b1, out=m)
+        np.add(m, (1 - b1) * grad, out=m)
+        np.multiply(v, b2, out=v)
+        np.add(v, (1 - b2) * (grad * grad), out=v)
         flat[:] -= (lr / (1 - b1 ** t[0])) * m / (np.sqrt(v / (1 - b2 ** t[0])) + eps)
+        return loss
     return step
 
 
@@ -168,7 +179,7 @@ def fused_inference(sizes, weights, obs):
     (w1, b1), (w2, b2) = weights
 
     def infer():
-        return int((np.tanh(obs @ w1 + b1) @ w2 + b2).argmax())
+        return int((np.tanh(obs.dot(w1) + b1).dot(w2) + b2).argmax())
     return infer
 
 
@@ -255,6 +266,11 @@ def main(argv=None) -> int:
     print(f"{'infer 4-64-2 b1 (us)':<22}{t['ours'] * 1e6:9.2f}{t['fused'] * 1e6:9.2f}{t['torch'] * 1e6:9.2f}"
           f"{vs_torch:12.2f}{'<=' + str(target):>8}{vs_fused:12.2f}{'<=' + str(FLOOR_TARGET):>8}"
           f"  {'ok' if ok else 'MISSED'}")
+    t = compare(ours_inference(sizes, weights, obs, through_tensors=True), fused_inference(sizes, weights, obs),
+                torch_inference(torch, sizes, weights, obs), args.repeats, 500)
+    print(f"{'  via Tensor, no_grad':<22}{t['ours'] * 1e6:9.2f}{t['fused'] * 1e6:9.2f}{t['torch'] * 1e6:9.2f}"
+          f"{t['ours_vs_torch']:12.2f}{'':>8}{t['ours'] / t['fused']:12.2f}{'':>8}  (for reference: the same "
+          "network through the PyTorch-style API)")
     if args.transformer:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import transformer_vs_torch

@@ -8,6 +8,8 @@ closures follow tensor.py's rule: they receive `out_grad` and never hold the out
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .tensor import Tensor, _as_array
@@ -61,6 +63,58 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
     return out
 
 
+def mlp(x: Tensor, weights: list, biases: list, activation: str, layer=None) -> Tensor:
+    """A stack of linear layers with `activation` ("relu" or "tanh") after every one but the last.
+
+    Computes what chaining linear(..., activation=...) and a last plain linear
+    does, as one graph node: its backward is the per-layer loop a hand-written
+    NumPy network would run. For the small networks RL uses, one node per layer
+    costs as much Python bookkeeping as arithmetic. `biases` may hold None
+    (no bias); x is (..., in) and `layer` (the first Linear) names shape errors.
+    """
+    xd, first = x.data, weights[0].data
+    if xd.shape[-1:] != first.shape[:1]:
+        linear(x, weights[0], None, layer)  # raises linear's shape error
+    forward, derivative = FUSED_ACTIVATIONS[activation]
+    h = xd if xd.ndim == 2 else xd.reshape(-1, first.shape[0])
+    inputs = []  # the input of every layer: the weight gradients need them
+    last = len(weights) - 1
+    for i, (weight, bias) in enumerate(zip(weights, biases)):
+        inputs.append(h)
+        h = h.dot(weight.data)  # ndarray.dot: less dispatch than the matmul ufunc for small matrices
+        if bias is not None:
+            h += bias.data
+        if i < last:
+            forward(h)
+    y = h if xd.ndim == 2 else h.reshape(xd.shape[:-1] + h.shape[-1:])
+    out = Tensor._result(y, (x, *weights, *[b for b in biases if b is not None]), "mlp")
+    if out.requires_grad:
+        def _backward(out_grad):
+            g = out_grad if out_grad.ndim == 2 else out_grad.reshape(h.shape)
+            for i in range(last, -1, -1):
+                weight, bias = weights[i], biases[i]
+                if i < last:
+                    g = g * derivative(inputs[i + 1])
+                if weight.requires_grad:
+                    weight._accumulate(inputs[i].T @ g)
+                if bias is not None and bias.requires_grad:
+                    bias._accumulate(np.add.reduce(g, axis=0))
+                if i or x.requires_grad:
+                    g = g.dot(weight.data.T)
+            if x.requires_grad:
+                x._accumulate(g.reshape(xd.shape))
+        out._backward = _backward
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _row_starts(n_rows: int, row_length: int) -> np.ndarray:
+    """Flat index of the first entry of each row: 0, row_length, 2 row_length, ..."""
+    starts = np.arange(0, n_rows * row_length, row_length)
+    starts.flags.writeable = False  # shared by every caller through the cache
+    return starts
+
+
 def _reduce(loss: np.ndarray, reduction: str):
     if reduction == "mean":
         return np.add.reduce(loss, axis=None) * (1.0 / max(loss.size, 1))
@@ -93,7 +147,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
             raise ValueError(f"cross_entropy: class-index target has shape {target.shape}, "
                              f"expected {z.shape[:-1]} for logits of shape {z.shape}")
         # one reduction checks both bounds: as unsigned, a negative index is huge
-        if target.size and target.astype(np.uint64, copy=False).max() >= n_classes:
+        if target.size and np.maximum.reduce(target.astype(np.uint64, copy=False), axis=None) >= n_classes:
             raise ValueError(f"cross_entropy: class index out of range [0, {n_classes}): "
                              f"got values from {target.min()} to {target.max()}")
         probs_target = None
@@ -105,21 +159,24 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         if probs_target is None:
             probs_target = np.eye(n_classes, dtype=z.dtype)[target]
         probs_target = probs_target * (1 - label_smoothing) + label_smoothing / n_classes
+    # log softmax = shifted - log(sum(exp(shifted))), with shifted = z - max(z) so exp cannot overflow
     shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
-    logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
+    exp_shifted = np.exp(shifted)
+    totals = np.add.reduce(exp_shifted, axis=-1, keepdims=True)
+    log_totals = np.log(totals)
     if probs_target is None:
-        # flat (rows, classes) view: plain fancy indexing beats take_along_axis for the common case
-        flat_logp = logp.reshape(-1, n_classes)
-        rows, flat_target = np.arange(flat_logp.shape[0]), target.reshape(-1)
-        per_item = -flat_logp[rows, flat_target].reshape(target.shape)
+        # Only the target's log-probability is needed, not the whole log softmax. Indexing the flat
+        # array at row * n_classes + target is the cheapest way NumPy has to pick one entry per row.
+        picked = _row_starts(totals.size, n_classes) + target.reshape(-1)
+        per_item = (log_totals.reshape(-1) - shifted.reshape(-1)[picked]).reshape(target.shape)
     else:
-        per_item = -(probs_target * logp).sum(axis=-1)
+        per_item = -(probs_target * (shifted - log_totals)).sum(axis=-1)
     out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "cross_entropy")
     if out.requires_grad:
         def _backward(out_grad):
-            grad = np.exp(logp)
+            grad = exp_shifted / totals  # softmax
             if probs_target is None:
-                grad.reshape(-1, n_classes)[rows, flat_target] -= 1
+                grad.reshape(-1)[picked] -= 1
             else:
                 grad = grad * probs_target.sum(axis=-1, keepdims=True) - probs_target
             if reduction == "none":

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from .tensor import ARRAY_ACTIVATIONS, DEFAULT_DTYPE, Tensor, is_grad_enabled
+from .tensor import ARRAY_ACTIVATIONS, DEFAULT_DTYPE, Tensor, is_grad_enabled, no_grad
 
 
 class Parameter(Tensor):
@@ -36,6 +36,16 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+    def predict(self, *args, **kwargs) -> np.ndarray:
+        """The output as a plain array, computed without a graph: for acting, evaluation and generation.
+
+        `net.predict(obs)` is `net(Tensor(obs))` under `no_grad()`, as an ndarray. MLP
+        overrides it with a path that never builds a Tensor, the cheapest way to run a
+        policy on one observation per environment step.
+        """
+        with no_grad():
+            return self(*args, **kwargs).data
 
     # ------------------------------------------------------------ traversal
     def _children(self):
@@ -299,24 +309,23 @@ class MLP(Module):
         self._hidden = ACTIVATIONS[activation]()
         self._output = ACTIVATIONS[output_activation]() if output_activation else None
         self._hidden_array = ARRAY_ACTIVATIONS[activation]
-        self._output_array = ARRAY_ACTIVATIONS[output_activation or "identity"]
+        self._output_array = ARRAY_ACTIVATIONS[output_activation] if output_activation else None
 
     def forward(self, x: Tensor) -> Tensor:
         if not is_grad_enabled():
-            return Tensor(self._forward_array(x.data if isinstance(x, Tensor) else x))
+            return Tensor(self.predict(x.data if isinstance(x, Tensor) else x))
         if not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.layers[0].weight.dtype)
-        # Calls the fused op directly, with the hidden activation inside it where it can.
-        fused = self.activation if self.activation in F.FUSED_ACTIVATIONS else None
-        for layer in self.layers[:-1]:
-            x = F.linear(x, layer.weight, layer.bias, layer, activation=fused)
-            if fused is None:
-                x = self._hidden.forward(x)
-        last = self.layers[-1]
-        x = F.linear(x, last.weight, last.bias, last)
+        if self.activation in F.FUSED_ACTIVATIONS:  # the whole stack as one graph node
+            x = F.mlp(x, [layer.weight for layer in self.layers], [layer.bias for layer in self.layers],
+                      self.activation, self.layers[0])
+        else:
+            for layer in self.layers[:-1]:
+                x = self._hidden.forward(layer.forward(x))
+            x = self.layers[-1].forward(x)
         return self._output.forward(x) if self._output is not None else x
 
-    def _forward_array(self, x) -> np.ndarray:
+    def predict(self, x) -> np.ndarray:
         """The same network on plain arrays, without a graph: policies call this once per env step."""
         first = self.layers[0].weight.data
         if type(x) is not np.ndarray or x.dtype != first.dtype:
@@ -324,10 +333,14 @@ class MLP(Module):
         if x.shape[-1:] != first.shape[:1]:
             F.linear(Tensor(x), self.layers[0].weight, None, self.layers[0])  # raises the shape error
         hidden, layers = self._hidden_array, self.layers
-        for i in range(len(layers) - 1):
-            x = hidden(x @ layers[i].weight.data + layers[i].bias.data)
+        for layer in layers[:-1]:
+            x = x.dot(layer.weight.data)  # ndarray.dot: less dispatch than the @ ufunc for small matrices
+            x += layer.bias.data
+            x = hidden(x)
         last = layers[-1]
-        return self._output_array(x @ last.weight.data + last.bias.data)
+        x = x.dot(last.weight.data)
+        x += last.bias.data
+        return x if self._output_array is None else self._output_array(x)
 
     def extra_repr(self) -> str:
         return f"{self.sizes}, activation={self.activation!r}"

@@ -54,8 +54,8 @@ class Optimizer:
         for p in self.params:
             if p.grad is None:
                 return None
-            grads.append(p.grad.ravel())
-        return np.concatenate(grads, out=self._grad, casting="same_kind")
+            grads.append(p.grad)
+        return np.concatenate(grads, axis=None, out=self._grad, casting="same_kind")  # axis=None: ravelled
 
     def zero_grad(self) -> None:
         for p in self.params:

