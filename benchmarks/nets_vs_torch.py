@@ -5,7 +5,15 @@
 
 A training step is forward, cross-entropy loss, backward and an Adam update, in
 float32. The hand-fused NumPy step has no autograd at all (forward and backward
-written out, Adam on one flat vector): it is the floor for any NumPy code.
+written out, gradients written straight into one flat vector that Adam updates):
+it is the floor for any NumPy code. It uses the same NumPy idioms as our library
+(ndarray.dot for the small products, ufunc.reduce, flat-index picking) so that the
+ratio measures the cost of autograd and the API, not of a slower way to call NumPy;
+it computes the loss value too, as any training loop that logs it must.
+
+Inference is one observation through a 4-64-2 tanh policy to its greedy action,
+with `net.predict(obs)` (arrays in and out, no graph). The same network through the
+PyTorch-style `net(Tensor(obs))` under `no_grad()` is printed below it for reference.
 PyTorch runs with 2 threads (`--torch-threads`). NumPy's BLAS runs on one thread,
 as `python -m rl_scratch.train` runs it: for networks this small, waking a second
 BLAS thread costs more than it saves (set OPENBLAS_NUM_THREADS to override). All
@@ -107,8 +115,8 @@ def ours_step(sizes, batch, weights, x, y):
 
 
 def ours_inference(sizes, weights, obs, through_tensors: bool = False):
-    """A policy's greedy action for one observation: `net.predict(obs)` (arrays in and out, as the
-    agents act), or with `through_tensors` the PyTorch-style `net(Tensor(obs))` under no_grad."""
+    """A policy's greedy action for one observation: `net.predict(obs)` (arrays in and out, no graph),
+    or with `through_tensors` the PyTorch-style `net(Tensor(obs))` under no_grad."""
     net = nets.MLP(sizes, activation="tanh")
     for layer, (w, b) in zip(net.layers, weights):
         layer.weight.data[...] = w

@@ -327,19 +327,18 @@ class MLP(Module):
 
     def predict(self, x) -> np.ndarray:
         """The same network on plain arrays, without a graph: policies call this once per env step."""
-        first = self.layers[0].weight.data
-        if type(x) is not np.ndarray or x.dtype != first.dtype:
+        layers = self.layers
+        first = layers[0].weight.data
+        if type(x) is not np.ndarray or x.dtype is not first.dtype:
             x = np.asarray(x, dtype=first.dtype)
-        if x.shape[-1:] != first.shape[:1]:
-            F.linear(Tensor(x), self.layers[0].weight, None, self.layers[0])  # raises the shape error
-        hidden, layers = self._hidden_array, self.layers
-        for layer in layers[:-1]:
+        if not x.ndim or x.shape[-1] != first.shape[0]:
+            F.linear(Tensor(x), layers[0].weight, None, layers[0])  # raises the shape error
+        hidden, last = self._hidden_array, len(layers) - 1
+        for i, layer in enumerate(layers):
             x = x.dot(layer.weight.data)  # ndarray.dot: less dispatch than the @ ufunc for small matrices
             x += layer.bias.data
-            x = hidden(x)
-        last = layers[-1]
-        x = x.dot(last.weight.data)
-        x += last.bias.data
+            if i < last:
+                x = hidden(x)
         return x if self._output_array is None else self._output_array(x)
 
     def extra_repr(self) -> str:
