@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
+from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
 from .checkpoint import prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
@@ -129,8 +129,7 @@ class DQN:
         return self.epsilon_schedule(self.steps)
 
     def q_values(self, features: np.ndarray) -> np.ndarray:
-        with no_grad():
-            return self.q_net(Tensor(features)).data
+        return self.q_net.predict(features)
 
     def act(self, obs, deterministic: bool = False) -> int:
         features = self.encoder.one(obs)
@@ -142,9 +141,8 @@ class DQN:
         """One gradient step on a replay batch; returns the loss."""
         c = self.config
         obs, actions, rewards, next_obs, terminated = self.buffer.sample(c.batch_size, self.rng)
-        with no_grad():
-            next_q_target = self.target_net(Tensor(next_obs)).data
-            next_q_online = self.q_net(Tensor(next_obs)).data if c.double_dqn else None
+        next_q_target = self.target_net.predict(next_obs)
+        next_q_online = self.q_net.predict(next_obs) if c.double_dqn else None
         targets = td_targets(rewards, terminated, next_q_target, c.gamma, next_q_online)
         loss = dqn_loss(self.q_net(Tensor(obs)), actions, targets, c.huber_delta)
         self.optimizer.zero_grad()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
+from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
 from .checkpoint import prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
@@ -137,12 +137,10 @@ class REINFORCE:
         self.last_stats: dict = {}
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        with no_grad():
-            return self.policy_net(Tensor(features)).data
+        return self.policy_net.predict(features)
 
     def values(self, features: np.ndarray) -> np.ndarray:
-        with no_grad():
-            return self.value_net(Tensor(features)).data[:, 0]
+        return self.value_net.predict(features)[:, 0]
 
     def act(self, obs, deterministic: bool = False) -> int:
         logits = self.logits(self.encoder.one(obs))

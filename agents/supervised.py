@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
-from rl_scratch.nets import Adam, Tensor, clip_grad_norm, no_grad
+from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 from rl_scratch.nets.transformer import next_token_probabilities
 
@@ -286,8 +286,7 @@ class Supervised:
     # ---------------------------------------------------------------- acting
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Class scores (B, n_classes) of a batch of encoded observations."""
-        with no_grad():
-            return self.net(Tensor(features)).data
+        return self.net.predict(features)
 
     def act(self, obs, deterministic: bool = False) -> int:
         logits = self.logits(self.encoder.one(obs))
