@@ -214,7 +214,7 @@ def attention_weights(q: np.ndarray, k: np.ndarray, mask: np.ndarray | None = No
     `every_row_sees_a_key=True` says the mask leaves each query a key (a causal
     mask does: the diagonal), which skips the two guards for such rows.
     """
-    scores = q @ np.swapaxes(k, -1, -2)  # (..., T, T)
+    scores = q @ k.swapaxes(-1, -2)  # (..., T, T)
     scores *= 1 / math.sqrt(q.shape[-1])
     if mask is not None:
         # Adding 0 or -inf is several times faster than selecting with np.where or copyto on the
@@ -251,14 +251,14 @@ def attention(qkv: Tensor, mask: np.ndarray | None = None, every_row_sees_a_key:
         def _backward(out_grad):
             g = out_grad                                  # (..., T, head_dim)
             grad = np.empty_like(data)                    # (3, ..., T, head_dim): dq, dk, dv
-            np.matmul(np.swapaxes(weights, -1, -2), g, out=grad[2])
-            d_weights = g @ np.swapaxes(v, -1, -2)        # (..., T, T)
+            np.matmul(weights.swapaxes(-1, -2), g, out=grad[2])
+            d_weights = g @ v.swapaxes(-1, -2)        # (..., T, T)
             # softmax backward: ds = p * (dp - sum_j p_j dp_j), then the 1/sqrt(d) scale
             d_weights -= _row_sum(d_weights * weights)
             d_weights *= weights
             d_weights *= scale
             np.matmul(d_weights, k, out=grad[0])
-            np.matmul(np.swapaxes(d_weights, -1, -2), q, out=grad[1])
+            np.matmul(d_weights.swapaxes(-1, -2), q, out=grad[1])
             qkv._accumulate(grad)
         out._backward = _backward
     return out, weights
