@@ -51,7 +51,7 @@ class GPTPolicy(Module):
         ids = np.asarray(x.data if isinstance(x, Tensor) else x)
         if ids.ndim != 2:
             raise ValueError(f"the gpt policy expects token ids of shape (batch, context), got {ids.shape}")
-        return self.gpt(ids.astype(np.int64, copy=False))[:, -1]  # (B, vocab)
+        return self.gpt(ids.astype(np.int64, copy=False), last_only=True)  # (B, vocab)
 
 
 def build_network(policy: str, obs_shape: tuple, n_outputs: int, hidden: tuple, rng: np.random.Generator,

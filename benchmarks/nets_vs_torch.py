@@ -16,7 +16,8 @@ with `net.predict(obs)` (arrays in and out, no graph). The same network through 
 PyTorch-style `net(Tensor(obs))` under `no_grad()` is printed below it for reference.
 PyTorch runs with 2 threads (`--torch-threads`). NumPy's BLAS runs on one thread,
 as `python -m rl_scratch.train` runs it: for networks this small, waking a second
-BLAS thread costs more than it saves (set OPENBLAS_NUM_THREADS to override). All
+BLAS thread costs more than it saves (set OPENBLAS_NUM_THREADS to override), and
+malloc keeps freed memory as the trainer sets it (--default-malloc to opt out). All
 three run in this process, interleaved, and the reported figure is the median over
 repeats, so the ratios are comparable even on a busy machine.
 """
@@ -36,6 +37,7 @@ import numpy as np  # noqa: E402
 
 from rl_scratch import nets  # noqa: E402
 from rl_scratch.nets import F  # noqa: E402
+from rl_scratch.train import keep_freed_memory  # noqa: E402
 
 SHAPES = [  # (layer sizes, batch size, target ours/torch)
     ([4, 64, 64, 3], 32, 0.5),
@@ -236,7 +238,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=30, help="timed blocks per implementation")
     parser.add_argument("--torch-threads", type=int, default=2, help="PyTorch CPU threads (default 2)")
     parser.add_argument("--transformer", action="store_true", help="also run benchmarks/transformer_vs_torch.py")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc settings alone instead of keeping freed memory, as the trainer does")
     args = parser.parse_args(argv)
+    if not args.default_malloc:
+        keep_freed_memory()  # all sides alike: big temporaries stop re-faulting their pages every step
     try:
         import torch
     except ImportError:

@@ -278,11 +278,18 @@ class MultiHeadAttention(Module):
         y = y.permute(0, 2, 1, 3).reshape(B, T, C)          # (B, T, heads, head_dim) -> (B, T, C)
         return self.proj(y)
 
-    def _forward_rows(self, rows: np.ndarray, B: int, T: int, key_mask=None) -> np.ndarray:
-        """forward() on arrays, with the tokens as rows (B * T, C): each projection is one 2-D product."""
-        qkv = self.qkv._forward_array(rows).reshape(B, T, 3, self.n_heads, self.head_dim).transpose(2, 0, 3, 1, 4)
-        self.last_attention = attention_weights(qkv[0], qkv[1], self._mask(T, key_mask, B), key_mask is None)
-        y = (self.last_attention @ qkv[2]).transpose(0, 2, 1, 3).reshape(rows.shape)
+    def _forward_rows(self, rows: np.ndarray, B: int, T: int, key_mask=None, last_only: bool = False) -> np.ndarray:
+        """forward() on arrays, with the tokens as rows (B * T, C): each projection is one 2-D product.
+
+        `last_only`: only the last token attends, (B, C) out; every token still serves as a key and value.
+        """
+        q, k, v = self.qkv._forward_array(rows).reshape(B, T, 3, self.n_heads, self.head_dim).transpose(2, 0, 3, 1, 4)
+        mask = self._mask(T, key_mask, B)
+        if last_only:
+            q = q[:, :, -1:]                                 # (B, heads, 1, head_dim)
+            mask = None if mask is None else mask[..., -1:, :]
+        self.last_attention = attention_weights(q, k, mask, key_mask is None)
+        y = (self.last_attention @ v).transpose(0, 2, 1, 3).reshape(-1, rows.shape[1])
         return self.proj._forward_array(y)
 
     def _mask(self, n_tokens: int, key_mask, batch: int):
@@ -336,9 +343,13 @@ class TransformerBlock(Module):
         x = x + self.dropout(self.attn(self.norm1(x), key_mask))
         return x + self.dropout(self.mlp(self.norm2(x)))
 
-    def _forward_rows(self, rows: np.ndarray, B: int, T: int, key_mask=None) -> np.ndarray:
-        """forward() on arrays of token rows (B * T, C), without dropout: the caller checks it is off."""
-        rows = rows + self.attn._forward_rows(self.norm1._forward_array(rows), B, T, key_mask)
+    def _forward_rows(self, rows: np.ndarray, B: int, T: int, key_mask=None, last_only: bool = False) -> np.ndarray:
+        """forward() on arrays of token rows (B * T, C), without dropout: the caller checks it is off.
+
+        `last_only`: the output of each sequence's last token alone, (B, C).
+        """
+        attended = self.attn._forward_rows(self.norm1._forward_array(rows), B, T, key_mask, last_only)
+        rows = (rows.reshape(B, T, -1)[:, -1] if last_only else rows) + attended
         return rows + self.mlp._forward_array(self.norm2._forward_array(rows))
 
 
@@ -412,7 +423,12 @@ class TinyGPT(Module):
         self.final_norm = NORMS[config.norm](config.dim, dtype=dtype)
         self.lm_head = _linear(config.dim, config.vocab_size, 1.0, rng, dtype, config.bias)
 
-    def forward(self, ids) -> Tensor:
+    def forward(self, ids, last_only: bool = False) -> Tensor:
+        """Next-token logits (B, T, V) for ids (B, T); with `last_only`, the last position's alone (B, V).
+
+        `last_only` is what generation and policies need. Without a graph it also
+        computes less: the last block attends from the last token only.
+        """
         ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
         if ids.ndim != 2:
             raise ValueError(f"TinyGPT expects token ids of shape (batch, tokens), got {ids.shape}")
@@ -420,19 +436,21 @@ class TinyGPT(Module):
             raise ValueError(f"sequence of {ids.shape[1]} tokens exceeds the context of {self.config.context}; "
                              "crop it to the last `context` tokens")
         if not is_grad_enabled() and not (self.training and self.config.dropout):
-            return Tensor(self._forward_array(ids))
+            return Tensor(self._forward_array(ids, last_only))
         x = self.dropout(self.position_embedding(self.token_embedding(ids)))  # (B, T, C)
         for block in self.blocks:
             x = block(x)
-        return self.lm_head(self.final_norm(x))  # (B, T, V)
+        logits = self.lm_head(self.final_norm(x))  # (B, T, V)
+        return logits[:, -1] if last_only else logits
 
-    def _forward_array(self, ids: np.ndarray) -> np.ndarray:
+    def _forward_array(self, ids: np.ndarray, last_only: bool = False) -> np.ndarray:
         B, T = ids.shape
         x = self.position_embedding._forward_array(self.token_embedding._forward_array(ids))
         rows = x.reshape(B * T, -1)
-        for block in self.blocks:
-            rows = block._forward_rows(rows, B, T)
-        return self.lm_head._forward_array(self.final_norm._forward_array(rows)).reshape(B, T, -1)
+        for i, block in enumerate(self.blocks):
+            rows = block._forward_rows(rows, B, T, last_only=last_only and i == len(self.blocks) - 1)
+        logits = self.lm_head._forward_array(self.final_norm._forward_array(rows))
+        return logits if last_only else logits.reshape(B, T, -1)
 
     def loss(self, ids, targets) -> Tensor:
         """Mean cross-entropy of the next-token logits against `targets` (B, T) (usually ids shifted by one)."""
@@ -458,7 +476,7 @@ class TinyGPT(Module):
         try:
             with no_grad():
                 for _ in range(n):
-                    logits = self(ids[:, -self.config.context:]).data[:, -1]  # (B, V)
+                    logits = self(ids[:, -self.config.context:], last_only=True).data  # (B, V)
                     probs = next_token_probabilities(logits, temperature, top_k)
                     cumulative = probs.cumsum(axis=-1)
                     draws = rng.random((len(ids), 1)) * cumulative[:, -1:]

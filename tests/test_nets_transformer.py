@@ -411,6 +411,21 @@ def test_tinygpt_inference_without_graph_equals_the_tensor_forward(norm):
         model(np.array([[0, 9]]))
 
 
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_last_only_gives_the_last_positions_logits_on_both_paths(n_layers):
+    g = rng(33)
+    model = TinyGPT(GPTConfig(vocab_size=9, context=6, dim=8, n_heads=2, n_layers=n_layers), rng=g)
+    ids = g.integers(0, 9, (3, 5))
+    full = model(ids).data
+    traced = model(ids, last_only=True)
+    assert traced.requires_grad and traced.shape == (3, 9)
+    np.testing.assert_array_equal(traced.data, full[:, -1])
+    with no_grad():
+        fast = model(ids, last_only=True)                  # the last block attends from the last token only
+    np.testing.assert_allclose(fast.data, full[:, -1], rtol=1e-5, atol=1e-5)
+    assert model.blocks[-1].attn.last_attention.shape == (3, 2, 1, 5)
+
+
 def test_tinygpt_inference_keeps_dropout_when_training_under_no_grad():
     g = rng(31)
     model = TinyGPT(GPTConfig(vocab_size=7, context=6, dim=8, n_heads=2, n_layers=1, dropout=0.5), rng=g)
