@@ -182,7 +182,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
             if reduction == "none":
                 grad *= out_grad[..., None]
             else:
-                grad *= out_grad * (1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0)
+                grad *= float(out_grad) * (1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0)
             logits._accumulate(grad)
         out._backward = _backward
     return out
