@@ -52,13 +52,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
             g = out_grad if activation is None else out_grad * derivative(y)
             if x.requires_grad:
                 x._accumulate(g @ wd.T if g.ndim <= 2 else (g.reshape(-1, g.shape[-1]) @ wd.T).reshape(xd.shape))
+            rows_g = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
             if weight.requires_grad:
-                if xd.ndim == 2:
-                    weight._accumulate(xd.T @ g)
-                else:
-                    weight._accumulate(xd.reshape(-1, xd.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
+                weight._accumulate_product((xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T, rows_g)
             if bias is not None and bias.requires_grad:
-                bias._accumulate(np.add.reduce(g if g.ndim == 2 else g.reshape(-1, g.shape[-1]), axis=0))
+                bias._accumulate_column_sum(rows_g)
         out._backward = _backward
     return out
 
@@ -96,9 +94,9 @@ def mlp(x: Tensor, weights: list, biases: list, activation: str, layer=None) -> 
                 if i < last:
                     g = g * derivative(inputs[i + 1])
                 if weight.requires_grad:
-                    weight._accumulate(inputs[i].T @ g)
+                    weight._accumulate_product(inputs[i].T, g)
                 if bias is not None and bias.requires_grad:
-                    bias._accumulate(np.add.reduce(g, axis=0))
+                    bias._accumulate_column_sum(g)
                 if i or x.requires_grad:
                     g = g.dot(weight.data.T)
             if x.requires_grad:

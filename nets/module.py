@@ -20,12 +20,32 @@ from .tensor import ARRAY_ACTIVATIONS, DEFAULT_DTYPE, Tensor, is_grad_enabled, n
 
 
 class Parameter(Tensor):
-    """A leaf tensor that a Module owns and optimizers update."""
+    """A leaf tensor that a Module owns and optimizers update.
 
-    __slots__ = ()
+    An optimizer gives each of its parameters a slice of its flat gradient vector
+    (`_grad_buffer`). A layer's gradient that arrives while `.grad` is None is
+    computed straight into it, so the optimizer needs no copy: `.grad` is then a
+    view that the next backward after `zero_grad()` overwrites. Copy a gradient
+    to keep it across steps.
+    """
+
+    __slots__ = ("_grad_buffer",)
 
     def __init__(self, data, dtype=None):
         super().__init__(data, requires_grad=True, dtype=dtype)
+        self._grad_buffer = None
+
+    def _accumulate_product(self, a: np.ndarray, b: np.ndarray) -> None:
+        if self.grad is None and self._grad_buffer is not None:
+            self.grad = np.matmul(a, b, out=self._grad_buffer)
+        else:
+            self._accumulate(a @ b)
+
+    def _accumulate_column_sum(self, g: np.ndarray) -> None:
+        if self.grad is None and self._grad_buffer is not None:
+            self.grad = np.add.reduce(g, axis=0, out=self._grad_buffer)
+        else:
+            self._accumulate(np.add.reduce(g, axis=0))
 
 
 class Module:
@@ -99,6 +119,7 @@ class Module:
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
+            p._grad_buffer = None  # the optimizer hands out buffers of the new dtype at its next step
         return self
 
     def double(self) -> "Module":

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from .module import Parameter
+
 
 class Optimizer:
     def __init__(self, params, lr: float):
@@ -41,6 +43,12 @@ class Optimizer:
             start = stop
         self._views = [p.data for p in self.params]
         self._grad = np.empty_like(self._flat)
+        self._grad_views = []
+        for p, where in zip(self.params, self._slices):
+            view = self._grad[where].reshape(p.shape)
+            self._grad_views.append(view)
+            if isinstance(p, Parameter):
+                p._grad_buffer = view  # layers write their gradients here: no copy in step()
 
     def _linked(self) -> bool:
         for p, view in zip(self.params, self._views):
@@ -50,11 +58,14 @@ class Optimizer:
 
     def _flat_grad(self):
         """All gradients as one vector, or None when some parameter has no gradient."""
-        grads = []
-        for p in self.params:
+        grads, in_place = [], True
+        for p, view in zip(self.params, self._grad_views):
             if p.grad is None:
                 return None
             grads.append(p.grad)
+            in_place = in_place and p.grad is view
+        if in_place:  # every gradient was computed straight into the flat vector
+            return self._grad
         return np.concatenate(grads, axis=None, out=self._grad, casting="same_kind")  # axis=None: ravelled
 
     def zero_grad(self) -> None:

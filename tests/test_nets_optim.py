@@ -228,8 +228,32 @@ def test_optimizer_follows_the_module_through_to_float64():
     second_grads = [p.grad.copy() for p in net.parameters()]
     optimizer.step()
     for p, start, g1, g2 in zip(net.parameters(), before, first_grads, second_grads):
-        assert p.dtype == np.float64
+        assert p.dtype == np.float64 and g2.dtype == np.float64  # not rounded through a float32 buffer
         np.testing.assert_allclose(p.data, start - 0.1 * (0.9 * g1 + g2), rtol=1e-5, atol=1e-7)  # momentum kept
+
+
+def test_gradients_computed_into_the_optimizer_vector_are_the_plain_gradients():
+    rng = np.random.default_rng(2)
+    x, y = Tensor(rng.standard_normal((8, 3)).astype(np.float32)), rng.integers(0, 2, 8)
+    plain, linked = MLP([3, 8, 2], rng=np.random.default_rng(1)), MLP([3, 8, 2], rng=np.random.default_rng(1))
+    optimizer = Adam(linked.parameters(), lr=0.1)
+    _loss_backward(plain, x, y)
+    expected = [p.grad.copy() for p in plain.parameters()]
+    optimizer.zero_grad()
+    _loss_backward(linked, x, y)
+    flat = optimizer._flat_grad()
+    assert flat is optimizer._grad  # written in place: nothing to copy
+    np.testing.assert_array_equal(flat, np.concatenate([g.ravel() for g in expected]))
+    F.cross_entropy(linked(x), y).backward()  # a second backward without zero_grad adds up, in fresh arrays
+    for p, g in zip(linked.parameters(), expected):
+        np.testing.assert_allclose(p.grad, 2 * g, rtol=1e-6)
+    optimizer.zero_grad()
+    clip_grad_norm(linked.parameters(), 1e-3)  # nothing to clip: no gradients yet
+    _loss_backward(linked, x, y)
+    clip_grad_norm(linked.parameters(), 1e-3)  # rescaled copies: step() gathers them again
+    norm = np.sqrt(sum(float((g * g).sum()) for g in expected))
+    np.testing.assert_allclose(optimizer._flat_grad(), np.concatenate([g.ravel() for g in expected]) * 1e-3 / norm,
+                               rtol=1e-4)
 
 
 def test_optimizer_follows_a_replaced_data_array():
