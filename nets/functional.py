@@ -92,7 +92,7 @@ def mlp(x: Tensor, weights: list, biases: list, activation: str, layer=None) -> 
             for i in range(last, -1, -1):
                 weight, bias = weights[i], biases[i]
                 if i < last:
-                    g = g * derivative(inputs[i + 1])
+                    g *= derivative(inputs[i + 1])  # g is the fresh product below, never out_grad
                 if weight.requires_grad:
                     weight._accumulate_product(inputs[i].T, g)
                 if bias is not None and bias.requires_grad:

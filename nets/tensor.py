@@ -186,8 +186,7 @@ class Tensor:
                     f"backward() on a non-scalar tensor of shape {self.shape} needs an explicit gradient "
                     "of that shape: call .backward(grad) or reduce first (e.g. .sum() or .mean())"
                 )
-            grad = np.empty_like(self.data)
-            grad.fill(1)  # np.ones is Python-level; these two C calls cost half as much
+            grad = _ONES[self.data.dtype].reshape(self.data.shape)  # read-only: no backward writes its out_grad
         else:
             grad = _as_array(grad, self.data.dtype)
             if grad.shape != self.shape:
@@ -595,6 +594,19 @@ ARRAY_ACTIVATIONS = {
     "gelu": lambda x: _gelu_parts(x)[0],
     "identity": lambda x: x,
 }
+
+
+class _Ones(dict):
+    """A read-only 1 of each dtype: the seed gradient of every scalar loss, made once."""
+
+    def __missing__(self, dtype):
+        one = np.ones((), dtype)
+        one.flags.writeable = False
+        self[dtype] = one
+        return one
+
+
+_ONES = _Ones()
 
 
 def _creation_key(tensor: Tensor) -> int:
