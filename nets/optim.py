@@ -2,8 +2,11 @@
 
 For speed the optimizer keeps every parameter in one flat buffer and makes each
 `Parameter.data` a view into it, so an update is a handful of vector ops however
-many layers the network has. If something replaces a parameter's array (e.g.
-`Module.to(dtype)`), the next step notices and re-links.
+many layers the network has. Gradients get the same treatment: each parameter's
+`_grad_buffer` is a view of one flat gradient vector, which linear layers write
+their gradients into, so a step copies nothing (other gradients are gathered
+into it). If something replaces a parameter's array (e.g. `Module.to(dtype)`),
+the next step notices and re-links.
 
 A parameter whose `.grad` is None is skipped that step (as in PyTorch); the bias
 correction of Adam uses the optimizer's step count.
