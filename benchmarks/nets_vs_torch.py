@@ -149,7 +149,7 @@ def fused_step(sizes, batch, weights, x, y):
     m, v = np.zeros_like(flat), np.zeros_like(flat)
     b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
     n_layers = len(weights)
-    picked = np.arange(batch) * sizes[-1] + y  # flat index of each row's target logit
+    row_starts = np.arange(batch) * sizes[-1]  # flat index of each row's first logit
     t = [0]
 
     def step():
@@ -164,6 +164,7 @@ def fused_step(sizes, batch, weights, x, y):
         z = h - np.maximum.reduce(h, axis=1, keepdims=True)
         e = np.exp(z)
         totals = np.add.reduce(e, axis=1, keepdims=True)
+        picked = row_starts + y  # each row's target logit: per step, as every batch brings new targets
         loss = np.add.reduce(np.log(totals).ravel() - z.ravel()[picked]) / batch  # what a training loop logs
         d = e / totals
         d.ravel()[picked] -= 1
