@@ -226,7 +226,10 @@ class Linear(Module):
     def _forward_array(self, x: np.ndarray) -> np.ndarray:
         """forward() on an array without a graph or shape check, for the inference paths of models built on Linear."""
         weight = self.weight.data
-        y = x.dot(weight) if x.ndim <= 2 else x.reshape(-1, weight.shape[0]).dot(weight).reshape(x.shape[:-1] + weight.shape[1:])
+        if x.ndim <= 2:
+            y = x.dot(weight)
+        else:  # one 2-D product over all leading axes
+            y = x.reshape(-1, weight.shape[0]).dot(weight).reshape(x.shape[:-1] + weight.shape[1:])
         if self.bias is not None:
             y += self.bias.data
         return y

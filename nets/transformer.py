@@ -38,8 +38,8 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from .attention_fused import (attention, attention_weights, embedding, gelu, gelu_parts, layer_norm, normalize, rms_norm,
-                              rms_norm_parts)
+from .attention_fused import (attention, attention_weights, embedding, gelu, gelu_parts, layer_norm, normalize,
+                              rms_norm, rms_norm_parts)
 from .module import Dropout, Linear, Module, Parameter
 from .tensor import DEFAULT_DTYPE, Tensor, concat, is_grad_enabled, no_grad
 
