@@ -162,19 +162,19 @@ def rms_norm_composed(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     return x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt() * weight
 
 
-def rms_norm_parts(xd: np.ndarray, weight: np.ndarray, eps: float):
-    """RMS norm of an array, and what its backward reuses: (y, x / rms, 1 / rms)."""
+def rms_normalize(xd: np.ndarray, eps: float):
+    """RMS norm before its scale: (x / rms, 1 / rms) with rms = sqrt(mean(x^2) + eps)."""
     inv_rms = _row_sum(xd * xd, mean=True)
     inv_rms += eps
     np.sqrt(inv_rms, out=inv_rms)
     np.reciprocal(inv_rms, out=inv_rms)
-    normalized = xd * inv_rms
-    return normalized * weight, normalized, inv_rms
+    return xd * inv_rms, inv_rms
 
 
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     """x / sqrt(mean(x^2) + eps) * weight over the last axis (no centering, no bias)."""
-    y, normalized, inv_rms = rms_norm_parts(x.data, weight.data, eps)
+    normalized, inv_rms = rms_normalize(x.data, eps)
+    y = normalized * weight.data
     out = Tensor._result(y, (x, weight), "rms_norm")
     if out.requires_grad:
         def _backward(out_grad):
@@ -239,7 +239,8 @@ def attention_weights(q: np.ndarray, k: np.ndarray, mask: np.ndarray | None = No
 def attention(qkv: Tensor, mask: np.ndarray | None = None, every_row_sees_a_key: bool = False):
     """Fused `attention_composed`: one node, with the backward of matmul, softmax and matmul.
 
-    The returned weights are read-only: the backward uses them.
+    Masks and `every_row_sees_a_key` work as in `attention_weights`. The returned
+    weights are read-only: the backward uses them.
     """
     data = qkv.data
     q, k, v = data[0], data[1], data[2]
@@ -252,7 +253,7 @@ def attention(qkv: Tensor, mask: np.ndarray | None = None, every_row_sees_a_key:
             g = out_grad                                  # (..., T, head_dim)
             grad = np.empty_like(data)                    # (3, ..., T, head_dim): dq, dk, dv
             np.matmul(weights.swapaxes(-1, -2), g, out=grad[2])
-            d_weights = g @ v.swapaxes(-1, -2)        # (..., T, T)
+            d_weights = g @ v.swapaxes(-1, -2)            # (..., T, T)
             # softmax backward: ds = p * (dp - sum_j p_j dp_j), then the 1/sqrt(d) scale
             d_weights -= _row_sum(d_weights * weights)
             d_weights *= weights

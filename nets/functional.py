@@ -50,13 +50,13 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
     if out.requires_grad:
         def _backward(out_grad):
             g = out_grad if activation is None else out_grad * derivative(y)
+            rows_g = g.reshape(-1, g.shape[-1])  # (..., out) as rows: every product below is 2-D
             if x.requires_grad:
-                x._accumulate(g @ wd.T if g.ndim <= 2 else (g.reshape(-1, g.shape[-1]) @ wd.T).reshape(xd.shape))
-            rows_g = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+                x._accumulate((rows_g @ wd.T).reshape(xd.shape))
             if weight.requires_grad:
-                weight._accumulate_product((xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])).T, rows_g)
+                weight._accumulate(np.matmul(xd.reshape(-1, xd.shape[-1]).T, rows_g, out=weight._gradient_out()))
             if bias is not None and bias.requires_grad:
-                bias._accumulate_column_sum(rows_g)
+                bias._accumulate(np.add.reduce(rows_g, axis=0, out=bias._gradient_out()))
         out._backward = _backward
     return out
 
@@ -94,15 +94,23 @@ def mlp(x: Tensor, weights: list, biases: list, activation: str, layer=None) -> 
                 if i < last:
                     g *= derivative(inputs[i + 1])  # g is the fresh product below, never out_grad
                 if weight.requires_grad:
-                    weight._accumulate_product(inputs[i].T, g)
+                    weight._accumulate(np.matmul(inputs[i].T, g, out=weight._gradient_out()))
                 if bias is not None and bias.requires_grad:
-                    bias._accumulate_column_sum(g)
+                    bias._accumulate(np.add.reduce(g, axis=0, out=bias._gradient_out()))
                 if i or x.requires_grad:
                     g = g.dot(weight.data.T)
             if x.requires_grad:
                 x._accumulate(g.reshape(xd.shape))
         out._backward = _backward
     return out
+
+
+def any_index_outside(indices: np.ndarray, n: int) -> bool:
+    """Whether some integer index falls outside [0, n).
+
+    One reduction checks both bounds: seen as unsigned, a negative index is huge.
+    """
+    return indices.size > 0 and bool(np.maximum.reduce(indices.astype(np.uint64, copy=False), axis=None) >= n)
 
 
 @functools.lru_cache(maxsize=16)
@@ -144,8 +152,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         if target.shape != z.shape[:-1]:
             raise ValueError(f"cross_entropy: class-index target has shape {target.shape}, "
                              f"expected {z.shape[:-1]} for logits of shape {z.shape}")
-        # one reduction checks both bounds: as unsigned, a negative index is huge
-        if target.size and np.maximum.reduce(target.astype(np.uint64, copy=False), axis=None) >= n_classes:
+        if any_index_outside(target, n_classes):
             raise ValueError(f"cross_entropy: class index out of range [0, {n_classes}): "
                              f"got values from {target.min()} to {target.max()}")
         probs_target = None

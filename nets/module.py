@@ -35,17 +35,8 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=True, dtype=dtype)
         self._grad_buffer = None
 
-    def _accumulate_product(self, a: np.ndarray, b: np.ndarray) -> None:
-        if self.grad is None and self._grad_buffer is not None:
-            self.grad = np.matmul(a, b, out=self._grad_buffer)
-        else:
-            self._accumulate(a @ b)
-
-    def _accumulate_column_sum(self, g: np.ndarray) -> None:
-        if self.grad is None and self._grad_buffer is not None:
-            self.grad = np.add.reduce(g, axis=0, out=self._grad_buffer)
-        else:
-            self._accumulate(np.add.reduce(g, axis=0))
+    def _gradient_out(self) -> np.ndarray | None:
+        return self._grad_buffer if self.grad is None else None
 
 
 class Module:

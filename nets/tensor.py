@@ -164,13 +164,12 @@ class Tensor:
         # Never `+=`: the first gradient may be an array another tensor also holds.
         self.grad = grad if self.grad is None else self.grad + grad
 
-    def _accumulate_product(self, a: np.ndarray, b: np.ndarray) -> None:
-        """Add a @ b to the gradient (a layer's weight gradient); Parameter may write it in place."""
-        self._accumulate(a @ b)
+    def _gradient_out(self) -> np.ndarray | None:
+        """Where an op may write this tensor's gradient (its `out=`), or None for a fresh array.
 
-    def _accumulate_column_sum(self, g: np.ndarray) -> None:
-        """Add g summed over its rows to the gradient (a layer's bias gradient)."""
-        self._accumulate(np.add.reduce(g, axis=0))
+        Parameter answers with its optimizer's buffer while `.grad` is empty.
+        """
+        return None
 
     def zero_grad(self) -> None:
         self.grad = None

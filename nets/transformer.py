@@ -39,9 +39,10 @@ import numpy as np
 from . import functional as F
 from . import init
 from .attention_fused import (attention, attention_weights, embedding, gelu, gelu_parts, layer_norm, normalize,
-                              rms_norm, rms_norm_parts)
+                              rms_norm, rms_normalize)
 from .module import Dropout, Linear, Module, Parameter
 from .tensor import DEFAULT_DTYPE, Tensor, concat, is_grad_enabled, no_grad
+
 
 def _linear(n_in: int, n_out: int, gain: float, rng, dtype, bias: bool = True) -> Linear:
     """Linear with weights N(0, gain^2 / n_in) (He-normal's formula, with our gain)."""
@@ -76,8 +77,7 @@ class Embedding(Module):
         ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
         if ids.dtype.kind not in "iu":
             raise TypeError(f"Embedding expects integer token ids, got dtype {ids.dtype} (cast with .astype(int))")
-        # one reduction checks both bounds: as unsigned, a negative id is huge
-        if ids.size and np.maximum.reduce(ids.astype(np.uint64, copy=False), axis=None) >= self.vocab_size:
+        if F.any_index_outside(ids, self.vocab_size):
             raise ValueError(f"token id out of range [0, {self.vocab_size}): got values from "
                              f"{ids.min()} to {ids.max()}")
         return ids
@@ -179,7 +179,9 @@ class RMSNorm(Module):
         return rms_norm(x, self.weight, self.eps)
 
     def _forward_array(self, x: np.ndarray) -> np.ndarray:
-        return rms_norm_parts(x, self.weight.data, self.eps)[0]
+        y = rms_normalize(x, self.eps)[0]
+        y *= self.weight.data
+        return y
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}"
