@@ -15,11 +15,12 @@ import numpy as np
 from .tensor import Tensor, _as_array
 
 
-# Activations that linear() can apply in place, each with its derivative written in terms of
-# its output y (so backward needs nothing but y).
+# Activations that linear() and mlp() apply in place, as `forward(y, out=y)`, each with its derivative
+# written in terms of its output y (so backward needs nothing but y). ReLU's are partial ufunc calls,
+# max(0, y) and 0 < y: no Python frame per layer and step.
 FUSED_ACTIVATIONS = {
-    "relu": (lambda y: np.maximum(y, 0, out=y), lambda y: y > 0),
-    "tanh": (lambda y: np.tanh(y, out=y), lambda y: 1 - y * y),
+    "relu": (functools.partial(np.maximum, 0), functools.partial(np.less, 0)),
+    "tanh": (np.tanh, lambda y: 1 - y * y),
 }
 
 
@@ -46,7 +47,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
         out = Tensor._result(y, (x, weight), "linear")
     if activation is not None:
         forward, derivative = FUSED_ACTIVATIONS[activation]
-        forward(y)
+        forward(y, out=y)
     if out.requires_grad:
         def _backward(out_grad):
             g = out_grad if activation is None else out_grad * derivative(y)
@@ -54,53 +55,57 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
             if x.requires_grad:
                 x._accumulate((rows_g @ wd.T).reshape(xd.shape))
             if weight.requires_grad:
-                weight._accumulate(np.matmul(xd.reshape(-1, xd.shape[-1]).T, rows_g, out=weight._gradient_out()))
+                weight._accumulate_computed(np.matmul, xd.reshape(-1, xd.shape[-1]).T, rows_g)
             if bias is not None and bias.requires_grad:
-                bias._accumulate(np.add.reduce(rows_g, axis=0, out=bias._gradient_out()))
+                bias._accumulate_computed(np.add.reduce, rows_g, 0)
         out._backward = _backward
     return out
 
 
-def mlp(x: Tensor, weights: list, biases: list, activation: str, layer=None) -> Tensor:
+def mlp(x: Tensor, layers, activation: str) -> Tensor:
     """A stack of linear layers with `activation` ("relu" or "tanh") after every one but the last.
 
-    Computes what chaining linear(..., activation=...) and a last plain linear
-    does, as one graph node: its backward is the per-layer loop a hand-written
-    NumPy network would run. For the small networks RL uses, one node per layer
-    costs as much Python bookkeeping as arithmetic. `biases` may hold None
-    (no bias); x is (..., in) and `layer` (the first Linear) names shape errors.
+    `layers` are Linear modules, or anything with a `weight` of shape (in, out) and a
+    `bias` of shape (out,) or None; x is (..., in). Computes what chaining
+    linear(..., activation=...) and a last plain linear does, as one graph node: its
+    backward is the per-layer loop a hand-written NumPy network would run. For the
+    small networks RL uses, one node per layer costs as much Python bookkeeping as
+    arithmetic.
     """
-    xd, first = x.data, weights[0].data
-    if xd.shape[-1:] != first.shape[:1]:
-        linear(x, weights[0], None, layer)  # raises linear's shape error
+    xd, first = x.data, layers[0].weight
+    if xd.shape[-1:] != first.data.shape[:1]:
+        linear(x, first, None, layers[0])  # raises linear's shape error
     forward, derivative = FUSED_ACTIVATIONS[activation]
-    h = xd if xd.ndim == 2 else xd.reshape(-1, first.shape[0])
-    inputs = []  # the input of every layer: the weight gradients need them
-    last = len(weights) - 1
-    for i, (weight, bias) in enumerate(zip(weights, biases)):
+    h = xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])
+    weights, biases, inputs, parents = [], [], [], [x]  # inputs: every layer's input, which its weight gradient needs
+    for layer in layers:
+        if inputs:
+            forward(h, out=h)
+        weight, bias = layer.weight, layer.bias
+        weights.append(weight)
+        biases.append(bias)
         inputs.append(h)
+        parents.append(weight)
         h = h.dot(weight.data)  # ndarray.dot: less dispatch than the matmul ufunc for small matrices
         if bias is not None:
             h += bias.data
-        if i < last:
-            forward(h)
+            parents.append(bias)
     y = h if xd.ndim == 2 else h.reshape(xd.shape[:-1] + h.shape[-1:])
-    out = Tensor._result(y, (x, *weights, *[b for b in biases if b is not None]), "mlp")
+    out = Tensor._result(y, tuple(parents), "mlp")
     if out.requires_grad:
         def _backward(out_grad):
             g = out_grad if out_grad.ndim == 2 else out_grad.reshape(h.shape)
-            for i in range(last, -1, -1):
+            for i in range(len(weights) - 1, -1, -1):
                 weight, bias = weights[i], biases[i]
-                if i < last:
-                    g *= derivative(inputs[i + 1])  # g is the fresh product below, never out_grad
                 if weight.requires_grad:
-                    weight._accumulate(np.matmul(inputs[i].T, g, out=weight._gradient_out()))
+                    weight._accumulate_computed(np.matmul, inputs[i].T, g)
                 if bias is not None and bias.requires_grad:
-                    bias._accumulate(np.add.reduce(g, axis=0, out=bias._gradient_out()))
-                if i or x.requires_grad:
+                    bias._accumulate_computed(np.add.reduce, g, 0)
+                if i:
                     g = g.dot(weight.data.T)
-            if x.requires_grad:
-                x._accumulate(g.reshape(xd.shape))
+                    g *= derivative(inputs[i])  # layer i's input is layer i - 1's activated output
+                elif x.requires_grad:
+                    x._accumulate(g.dot(weight.data.T).reshape(xd.shape))
         out._backward = _backward
     return out
 
@@ -114,11 +119,11 @@ def any_index_outside(indices: np.ndarray, n: int) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _row_starts(n_rows: int, row_length: int) -> np.ndarray:
-    """Flat index of the first entry of each row: 0, row_length, 2 row_length, ..."""
-    starts = np.arange(0, n_rows * row_length, row_length)
-    starts.flags.writeable = False  # shared by every caller through the cache
-    return starts
+def _row_numbers(n_rows: int) -> np.ndarray:
+    """0, 1, ..., n_rows - 1, made once per batch size."""
+    rows = np.arange(n_rows)
+    rows.flags.writeable = False  # shared by every caller through the cache
+    return rows
 
 
 def _reduce(loss: np.ndarray, reduction: str):
@@ -146,23 +151,32 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
     probabilities (float array of logits' shape).
     """
     z = logits.data
-    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if type(target) is not np.ndarray:
+        target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     n_classes = z.shape[-1]
+    probs_target = None
     if target.dtype.kind in "iu":
         if target.shape != z.shape[:-1]:
             raise ValueError(f"cross_entropy: class-index target has shape {target.shape}, "
                              f"expected {z.shape[:-1]} for logits of shape {z.shape}")
-        if any_index_outside(target, n_classes):
+        # Each target's index in the flattened logits: only the targets' log-probabilities are needed,
+        # and one flat pick is the cheapest way NumPy has to take one entry per row. The same call
+        # checks every class index is in range.
+        try:
+            picked = np.ravel_multi_index((_row_numbers(target.size), target.ravel()), (target.size, n_classes))
+        except ValueError:
             raise ValueError(f"cross_entropy: class index out of range [0, {n_classes}): "
-                             f"got values from {target.min()} to {target.max()}")
-        probs_target = None
+                             f"got values from {target.min()} to {target.max()}") from None
+        if label_smoothing:
+            probs_target = np.zeros_like(z)
+            probs_target.ravel()[picked] = 1
     else:
         if target.shape != z.shape:
             raise ValueError(f"cross_entropy: probability target has shape {target.shape}, expected {z.shape}")
         probs_target = target.astype(z.dtype, copy=False)
     if label_smoothing:
-        if probs_target is None:
-            probs_target = np.eye(n_classes, dtype=z.dtype)[target]
         probs_target = probs_target * (1 - label_smoothing) + label_smoothing / n_classes
     # log softmax = shifted - log(sum(exp(shifted))), with shifted = z - max(z) so exp cannot overflow
     shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
@@ -170,24 +184,26 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
     totals = np.add.reduce(exp_shifted, axis=-1, keepdims=True)
     log_totals = np.log(totals)
     if probs_target is None:
-        # Only the target's log-probability is needed, not the whole log softmax. Indexing the flat
-        # array at row * n_classes + target is the cheapest way NumPy has to pick one entry per row.
-        picked = _row_starts(totals.size, n_classes) + target.reshape(-1)
-        per_item = (log_totals.reshape(-1) - shifted.reshape(-1)[picked]).reshape(target.shape)
+        per_item = log_totals.ravel() - shifted.ravel()[picked]
     else:
-        per_item = -(probs_target * (shifted - log_totals)).sum(axis=-1)
-    out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "cross_entropy")
+        per_item = np.add.reduce(probs_target * (log_totals - shifted), axis=-1).ravel()
+    n_items = per_item.size
+    if reduction == "none":
+        loss = per_item.reshape(z.shape[:-1])
+    else:
+        loss = np.add.reduce(per_item, axis=None) * (1.0 / max(n_items, 1) if reduction == "mean" else 1.0)
+    out = Tensor._result(np.asarray(loss), (logits,), "cross_entropy")
     if out.requires_grad:
         def _backward(out_grad):
             grad = exp_shifted / totals  # softmax
             if probs_target is None:
-                grad.reshape(-1)[picked] -= 1
+                grad.ravel()[picked] -= 1
             else:
-                grad = grad * probs_target.sum(axis=-1, keepdims=True) - probs_target
+                grad = grad * np.add.reduce(probs_target, axis=-1, keepdims=True) - probs_target
             if reduction == "none":
                 grad *= out_grad[..., None]
             else:
-                grad *= float(out_grad) * (1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0)
+                grad *= float(out_grad) * (1.0 / max(n_items, 1) if reduction == "mean" else 1.0)
             logits._accumulate(grad)
         out._backward = _backward
     return out

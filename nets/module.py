@@ -35,9 +35,6 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=True, dtype=dtype)
         self._grad_buffer = None
 
-    def _gradient_out(self) -> np.ndarray | None:
-        return self._grad_buffer if self.grad is None else None
-
 
 class Module:
     training = True
@@ -332,8 +329,7 @@ class MLP(Module):
         if not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.layers[0].weight.dtype)
         if self.activation in F.FUSED_ACTIVATIONS:  # the whole stack as one graph node
-            x = F.mlp(x, [layer.weight for layer in self.layers], [layer.bias for layer in self.layers],
-                      self.activation, self.layers[0])
+            x = F.mlp(x, self.layers, self.activation)
         else:
             for layer in self.layers[:-1]:
                 x = self._hidden.forward(layer.forward(x))

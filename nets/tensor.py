@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 
 import numpy as np
 
@@ -80,6 +81,7 @@ class Tensor:
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq", "__weakref__")
     __array_priority__ = 100  # `ndarray + Tensor` defers to Tensor.__radd__
+    _grad_buffer = None  # where a first gradient is computed: a Parameter's slice of its optimizer's vector
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if type(data) is np.ndarray and dtype is None and data.dtype.kind == "f":
@@ -164,12 +166,17 @@ class Tensor:
         # Never `+=`: the first gradient may be an array another tensor also holds.
         self.grad = grad if self.grad is None else self.grad + grad
 
-    def _gradient_out(self) -> np.ndarray | None:
-        """Where an op may write this tensor's gradient (its `out=`), or None for a fresh array.
+    def _accumulate_computed(self, compute, *args) -> None:
+        """Add `compute(*args)` to `.grad`; the first gradient goes straight into `_grad_buffer`.
 
-        Parameter answers with its optimizer's buffer while `.grad` is empty.
+        `compute` is a NumPy function that takes `out=` (np.matmul, np.add.reduce). The fused
+        layers hand their parameter gradients over this way, so that an optimizer's step finds
+        them already in its flat gradient vector.
         """
-        return None
+        if self.grad is None:
+            self.grad = compute(*args, out=self._grad_buffer)
+        else:
+            self.grad = self.grad + compute(*args)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -185,7 +192,9 @@ class Tensor:
                     f"backward() on a non-scalar tensor of shape {self.shape} needs an explicit gradient "
                     "of that shape: call .backward(grad) or reduce first (e.g. .sum() or .mean())"
                 )
-            grad = _ONES[self.data.dtype].reshape(self.data.shape)  # read-only: no backward writes its out_grad
+            grad = _ONES[self.data.dtype]  # read-only: no backward writes its out_grad
+            if self.data.ndim:
+                grad = grad.reshape(self.data.shape)
         else:
             grad = _as_array(grad, self.data.dtype)
             if grad.shape != self.shape:
@@ -216,7 +225,7 @@ class Tensor:
                     seen.add(id(parent))
                     nodes.append(parent)
                     stack.append(parent)
-        nodes.sort(key=_creation_key, reverse=True)
+        nodes.sort(key=_creation_order_of, reverse=True)
         return nodes
 
     # ------------------------------------------------------------ arithmetic
@@ -608,8 +617,7 @@ class _Ones(dict):
 _ONES = _Ones()
 
 
-def _creation_key(tensor: Tensor) -> int:
-    return tensor._seq
+_creation_order_of = operator.attrgetter("_seq")
 
 
 def _scatter_add(target: np.ndarray, index: np.ndarray, values: np.ndarray, axis: int) -> None:

@@ -9,6 +9,7 @@ PyTorch when it is installed.
 
 import math
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -421,12 +422,15 @@ def test_fused_mlp_matches_chained_linear_layers(activation, x_shape):
         x, w1, b1, w2, b2, w3, b3 = [None if a is None else leaf(a) for a in arrays]
         return x, [w1, w2, w3], [b1, b2, b3]
 
+    def layers(weights, biases):  # F.mlp reads each layer's weight and bias, as a Linear has them
+        return [SimpleNamespace(weight=w, bias=b) for w, b in zip(weights, biases)]
+
     x, weights, biases = build()
-    gradcheck(lambda x, w1, b1, w2, w3, b3: F.mlp(x, [w1, w2, w3], [b1, None, b3], activation),
+    gradcheck(lambda x, w1, b1, w2, w3, b3: F.mlp(x, layers([w1, w2, w3], [b1, None, b3]), activation),
               [x, weights[0], biases[0], weights[1], weights[2], biases[2]])
     fused_x, fused_w, fused_b = build()
     chained_x, chained_w, chained_b = build()
-    fused = F.mlp(fused_x, fused_w, fused_b, activation)
+    fused = F.mlp(fused_x, layers(fused_w, fused_b), activation)
     h = F.linear(chained_x, chained_w[0], chained_b[0], activation=activation)
     h = F.linear(h, chained_w[1], None, activation=activation)
     chained = F.linear(h, chained_w[2], chained_b[2])
@@ -494,8 +498,11 @@ def test_cross_entropy_equals_composed_log_softmax(label_smoothing):
 
 def test_cross_entropy_rejects_bad_targets():
     logits = leaf(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="out of range"):
-        F.cross_entropy(logits, np.array([0, 4, 1]))
+    for out_of_range in ([0, 4, 1], [0, -1, 1], np.array([0, 2**63, 1], np.uint64)):
+        with pytest.raises(ValueError, match="out of range"):
+            F.cross_entropy(logits, np.array(out_of_range))
+        with pytest.raises(ValueError, match="out of range"):
+            F.cross_entropy(logits, np.array(out_of_range), label_smoothing=0.1)
     with pytest.raises(ValueError, match="shape"):
         F.cross_entropy(logits, np.array([0, 1]))
     with pytest.raises(ValueError, match="reduction"):
