@@ -54,12 +54,28 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
             rows_g = g.reshape(-1, g.shape[-1])  # (..., out) as rows: every product below is 2-D
             if x.requires_grad:
                 x._accumulate((rows_g @ wd.T).reshape(xd.shape))
-            if weight.requires_grad:
-                weight._accumulate_computed(np.matmul, xd.reshape(-1, xd.shape[-1]).T, rows_g)
-            if bias is not None and bias.requires_grad:
-                bias._accumulate_computed(np.add.reduce, rows_g, 0)
+            _add_layer_gradients(weight, bias, xd.reshape(-1, xd.shape[-1]), rows_g)
         out._backward = _backward
     return out
+
+
+def _add_layer_gradients(weight: Tensor, bias: Tensor | None, inputs: np.ndarray, g: np.ndarray) -> None:
+    """Add a linear layer's gradients: inputs.T @ g to the weight's, g summed over rows to the bias's.
+
+    inputs (rows, in) is what the layer saw and g (rows, out) the gradient of its output. A first
+    gradient is computed straight into the parameter's `_grad_buffer`, where its optimizer's step
+    finds it with no copy.
+    """
+    if weight.requires_grad:
+        if weight.grad is None:
+            weight.grad = np.matmul(inputs.T, g, out=weight._grad_buffer)
+        else:  # never in place: the first gradient may be an array another tensor also holds
+            weight.grad = weight.grad + inputs.T @ g
+    if bias is not None and bias.requires_grad:
+        if bias.grad is None:
+            bias.grad = np.add.reduce(g, axis=0, out=bias._grad_buffer)
+        else:
+            bias.grad = bias.grad + np.add.reduce(g, axis=0)
 
 
 def mlp(x: Tensor, layers, activation: str) -> Tensor:
@@ -96,11 +112,8 @@ def mlp(x: Tensor, layers, activation: str) -> Tensor:
         def _backward(out_grad):
             g = out_grad if out_grad.ndim == 2 else out_grad.reshape(h.shape)
             for i in range(len(weights) - 1, -1, -1):
-                weight, bias = weights[i], biases[i]
-                if weight.requires_grad:
-                    weight._accumulate_computed(np.matmul, inputs[i].T, g)
-                if bias is not None and bias.requires_grad:
-                    bias._accumulate_computed(np.add.reduce, g, 0)
+                weight = weights[i]
+                _add_layer_gradients(weight, biases[i], inputs[i], g)
                 if i:
                     g = g.dot(weight.data.T)
                     g *= derivative(inputs[i])  # layer i's input is layer i - 1's activated output
@@ -165,7 +178,8 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         # and one flat pick is the cheapest way NumPy has to take one entry per row. The same call
         # checks every class index is in range.
         try:
-            picked = np.ravel_multi_index((_row_numbers(target.size), target.ravel()), (target.size, n_classes))
+            classes = target if target.ndim == 1 else target.ravel()
+            picked = np.ravel_multi_index((_row_numbers(target.size), classes), (target.size, n_classes))
         except ValueError:
             raise ValueError(f"cross_entropy: class index out of range [0, {n_classes}): "
                              f"got values from {target.min()} to {target.max()}") from None

@@ -60,15 +60,10 @@ class Optimizer:
         return True
 
     def _flat_grad(self):
-        """All gradients as one vector, or None when some parameter has no gradient."""
-        grads, in_place = [], True
-        for p, view in zip(self.params, self._grad_views):
-            if p.grad is None:
-                return None
-            grads.append(p.grad)
-            in_place = in_place and p.grad is view
-        if in_place:  # every gradient was computed straight into the flat vector
-            return self._grad
+        """All gradients gathered into the flat gradient vector, or None when some parameter has none."""
+        grads = [p.grad for p in self.params]
+        if any(grad is None for grad in grads):
+            return None
         return np.concatenate(grads, axis=None, out=self._grad, casting="same_kind")  # axis=None: ravelled
 
     def zero_grad(self) -> None:
@@ -76,12 +71,18 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
+        self.steps += 1
+        for p, data, grad in zip(self.params, self._views, self._grad_views):
+            if p.data is not data or p.grad is not grad:
+                break
+        else:  # the common case: every gradient was computed straight into the flat vector
+            self._update(self._flat, self._grad, None)
+            return
         if not self._linked():
             self._relink()
-        self.steps += 1
         grad = self._flat_grad()
         if grad is not None:
-            self._update(self._flat, grad, slice(None))
+            self._update(self._flat, grad, None)
         else:
             for p, where in zip(self.params, self._slices):
                 if p.grad is not None:
@@ -96,7 +97,8 @@ class Optimizer:
     def _state_arrays(self) -> dict:
         return {}
 
-    def _update(self, params: np.ndarray, grad: np.ndarray, where: slice) -> None:
+    def _update(self, params: np.ndarray, grad: np.ndarray, where: slice | None) -> None:
+        """Update `params`, the slice `where` of the flat parameters (None: all of them), from `grad`."""
         raise NotImplementedError
 
     # ----------------------------------------------------------- persistence
@@ -138,7 +140,7 @@ class SGD(Optimizer):
         if self.weight_decay:
             grad = grad + self.weight_decay * params
         if self.momentum:
-            velocity = self.velocity[where]
+            velocity = self.velocity if where is None else self.velocity[where]
             if self.steps > 1:
                 velocity *= self.momentum
                 velocity += grad
@@ -172,7 +174,7 @@ class Adam(Optimizer):
                 params *= 1 - self.lr * self.weight_decay
             else:
                 grad = grad + self.weight_decay * params
-        m, v = self.m[where], self.v[where]
+        m, v = (self.m, self.v) if where is None else (self.m[where], self.v[where])
         m *= b1
         m += (1 - b1) * grad
         v *= b2

@@ -81,7 +81,7 @@ class Tensor:
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq", "__weakref__")
     __array_priority__ = 100  # `ndarray + Tensor` defers to Tensor.__radd__
-    _grad_buffer = None  # where a first gradient is computed: a Parameter's slice of its optimizer's vector
+    _grad_buffer = None  # where fused layers compute a first gradient: a Parameter's slice of its optimizer's vector
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if type(data) is np.ndarray and dtype is None and data.dtype.kind == "f":
@@ -165,18 +165,6 @@ class Tensor:
             )
         # Never `+=`: the first gradient may be an array another tensor also holds.
         self.grad = grad if self.grad is None else self.grad + grad
-
-    def _accumulate_computed(self, compute, *args) -> None:
-        """Add `compute(*args)` to `.grad`; the first gradient goes straight into `_grad_buffer`.
-
-        `compute` is a NumPy function that takes `out=` (np.matmul, np.add.reduce). The fused
-        layers hand their parameter gradients over this way, so that an optimizer's step finds
-        them already in its flat gradient vector.
-        """
-        if self.grad is None:
-            self.grad = compute(*args, out=self._grad_buffer)
-        else:
-            self.grad = self.grad + compute(*args)
 
     def zero_grad(self) -> None:
         self.grad = None
