@@ -177,9 +177,9 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         # Each target's index in the flattened logits: only the targets' log-probabilities are needed,
         # and one flat pick is the cheapest way NumPy has to take one entry per row. The same call
         # checks every class index is in range.
+        classes = target if target.ndim == 1 else target.ravel()
         try:
-            classes = target if target.ndim == 1 else target.ravel()
-            picked = np.ravel_multi_index((_row_numbers(target.size), classes), (target.size, n_classes))
+            picked = np.ravel_multi_index((_row_numbers(classes.size), classes), (classes.size, n_classes))
         except ValueError:
             raise ValueError(f"cross_entropy: class index out of range [0, {n_classes}): "
                              f"got values from {target.min()} to {target.max()}") from None
@@ -201,11 +201,11 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         per_item = log_totals.ravel() - shifted.ravel()[picked]
     else:
         per_item = np.add.reduce(probs_target * (log_totals - shifted), axis=-1).ravel()
-    n_items = per_item.size
+    scale = 1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0  # d(loss) / d(each item's loss)
     if reduction == "none":
         loss = per_item.reshape(z.shape[:-1])
     else:
-        loss = np.add.reduce(per_item, axis=None) * (1.0 / max(n_items, 1) if reduction == "mean" else 1.0)
+        loss = np.add.reduce(per_item, axis=None) * scale
     out = Tensor._result(np.asarray(loss), (logits,), "cross_entropy")
     if out.requires_grad:
         def _backward(out_grad):
@@ -217,7 +217,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
             if reduction == "none":
                 grad *= out_grad[..., None]
             else:
-                grad *= float(out_grad) * (1.0 / max(n_items, 1) if reduction == "mean" else 1.0)
+                grad *= float(out_grad) * scale
             logits._accumulate(grad)
         out._backward = _backward
     return out
