@@ -2,9 +2,8 @@
 
 A `Tensor` wraps an ndarray. Every op builds its output, and right below it a
 `_backward(out_grad)` closure that *adds* the op's contribution into its inputs'
-`.grad` (a tensor used twice receives both). `Tensor.backward()` sorts the graph
-iteratively and runs the closures in reverse topological order, handing each its
-output's gradient. The closures never capture their output tensor (only its data):
+`.grad` (a tensor used twice receives both). `Tensor.backward()` runs the closures
+in reverse creation order, a topological order, handing each its output's gradient. The closures never capture their output tensor (only its data):
 that would make every graph a reference cycle, left for the cyclic garbage
 collector instead of being freed as soon as the step drops it.
 
@@ -14,9 +13,9 @@ the shape of the input it belongs to; every two-input op uses it.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
-import operator
 
 import numpy as np
 
@@ -187,34 +186,27 @@ class Tensor:
             grad = _as_array(grad, self.data.dtype)
             if grad.shape != self.shape:
                 raise RuntimeError(f"backward() got a gradient of shape {grad.shape} for a tensor of shape {self.shape}")
-        nodes = self._interior_nodes()
-        # Intermediate results keep .grad from an earlier backward through a shared subgraph
-        # (actor and critic losses on one trunk); pushing it again would count it twice.
-        for node in nodes:
-            node.grad = None
+        if not self._parents:  # a leaf: nothing to propagate
+            self._accumulate(grad)
+            return
+        # Run the op outputs' backwards in reverse creation order, a topological order: an op's
+        # inputs always exist before its output. So when a node comes off the heap, every node that
+        # used it has run and its gradient is complete. A heap rather than a sort of the whole
+        # graph, and an explicit one: deep graphs must not recurse. Leaves have no backward.
+        self.grad = None
         self._accumulate(grad)
-        for node in nodes:
-            if node.grad is not None:
-                node._backward(node.grad)
-
-    def _interior_nodes(self) -> list:
-        """Every op output this tensor depends on, children before parents.
-
-        Found with an explicit stack (deep graphs must not recurse) and put in
-        reverse creation order, which is a topological order: an op's inputs
-        always exist before its output. Leaves have no backward and are skipped.
-        """
-        if not self._parents:
-            return []
-        nodes, seen, stack = [self], {id(self)}, [self]
-        while stack:
-            for parent in stack.pop()._parents:
+        seen, pending = {id(self)}, [(-self._seq, self)]
+        while pending:
+            node = heapq.heappop(pending)[1]
+            for parent in node._parents:
                 if parent._parents and id(parent) not in seen:
                     seen.add(id(parent))
-                    nodes.append(parent)
-                    stack.append(parent)
-        nodes.sort(key=_creation_order_of, reverse=True)
-        return nodes
+                    # An intermediate result keeps .grad from an earlier backward through a shared
+                    # subgraph (actor and critic losses on one trunk): it would count twice.
+                    parent.grad = None
+                    heapq.heappush(pending, (-parent._seq, parent))
+            if node.grad is not None:
+                node._backward(node.grad)
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other) -> "Tensor":
@@ -603,9 +595,6 @@ class _Ones(dict):
 
 
 _ONES = _Ones()
-
-
-_creation_order_of = operator.attrgetter("_seq")
 
 
 def _scatter_add(target: np.ndarray, index: np.ndarray, values: np.ndarray, axis: int) -> None:

@@ -745,6 +745,22 @@ def test_tensor_used_twice_gets_both_contributions():
     np.testing.assert_allclose(y.grad, [4.0])
 
 
+def test_an_intermediate_waits_for_every_path_before_its_backward_runs():
+    # b reaches the loss directly and through a longer chain; b's backward may only run once
+    # the chain's gradient has arrived too, whichever path a traversal finds first
+    x = leaf([0.5, -1.5])
+    b = x * 2.0
+    chain = b
+    for _ in range(4):
+        chain = (chain * 1.5).tanh()
+    (b + chain).sum().backward()
+    gradient, y = 1.0, 2.0 * x.data
+    for _ in range(4):  # d(chain)/d(b), step by step
+        y = np.tanh(1.5 * y)
+        gradient = gradient * 1.5 * (1 - y * y)
+    np.testing.assert_allclose(x.grad, 2.0 * (1.0 + gradient), rtol=1e-12)
+
+
 def test_no_grad_records_nothing_and_restores_on_error():
     w = leaf(np.ones((2, 2)))
     with no_grad():
