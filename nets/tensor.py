@@ -189,12 +189,32 @@ class Tensor:
         if not self._parents:  # a leaf: nothing to propagate
             self._accumulate(grad)
             return
-        # Run the op outputs' backwards in reverse creation order, a topological order: an op's
-        # inputs always exist before its output. So when a node comes off the heap, every node that
-        # used it has run and its gradient is complete. A heap rather than a sort of the whole
-        # graph, and an explicit one: deep graphs must not recurse. Leaves have no backward.
         self.grad = None
         self._accumulate(grad)
+        node = self
+        while node is not None:
+            # Down a chain, where each node has one op output among its inputs, the walk itself is
+            # a topological order: nothing else can use that input. The first fork hands over.
+            below = None
+            for parent in node._parents:
+                if parent._parents:
+                    if below is not None:
+                        node._propagate_in_creation_order()
+                        return
+                    below = parent
+            if below is not None:
+                below.grad = None  # see _propagate_in_creation_order
+            if node.grad is not None:
+                node._backward(node.grad)
+            node = below
+
+    def _propagate_in_creation_order(self) -> None:
+        """Run this op output's backward, and that of every op output it depends on, in reverse creation order.
+
+        That is a topological order (an op's inputs always exist before its output), so when
+        a node comes off the heap, every node that used it has run: its gradient is complete.
+        The heap is explicit because deep graphs must not recurse. Leaves have no backward.
+        """
         seen, pending = {id(self)}, [(-self._seq, self)]
         while pending:
             node = heapq.heappop(pending)[1]
