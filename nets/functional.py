@@ -168,59 +168,63 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         target = target.data if isinstance(target, Tensor) else np.asarray(target)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    n_classes = z.shape[-1]
-    probs_target = None
-    if target.dtype.kind in "iu":
-        if target.shape != z.shape[:-1]:
-            raise ValueError(f"cross_entropy: class-index target has shape {target.shape}, "
-                             f"expected {z.shape[:-1]} for logits of shape {z.shape}")
-        # Each target's index in the flattened logits: only the targets' log-probabilities are needed,
-        # and one flat pick is the cheapest way NumPy has to take one entry per row. The same call
-        # checks every class index is in range.
-        classes = target if target.ndim == 1 else target.ravel()
-        try:
-            picked = np.ravel_multi_index((_row_numbers(classes.size), classes), (classes.size, n_classes))
-        except ValueError:
-            raise ValueError(f"cross_entropy: class index out of range [0, {n_classes}): "
-                             f"got values from {target.min()} to {target.max()}") from None
-        if label_smoothing:
-            probs_target = np.zeros_like(z)
-            probs_target.ravel()[picked] = 1
-    else:
+    if target.dtype.kind not in "iu":
         if target.shape != z.shape:
             raise ValueError(f"cross_entropy: probability target has shape {target.shape}, expected {z.shape}")
-        probs_target = target.astype(z.dtype, copy=False)
+        return _soft_cross_entropy(logits, target.astype(z.dtype, copy=False), reduction, label_smoothing)
+    if target.shape != z.shape[:-1]:
+        raise ValueError(f"cross_entropy: class-index target has shape {target.shape}, "
+                         f"expected {z.shape[:-1]} for logits of shape {z.shape}")
+    # Each target's index in the flattened logits: only the targets' log-probabilities are needed,
+    # and one flat pick is the cheapest way NumPy has to take one entry per row. The same call
+    # checks every class index is in range.
+    classes = target if target.ndim == 1 else target.ravel()
+    try:
+        picked = np.ravel_multi_index((_row_numbers(classes.size), classes), (classes.size, z.shape[-1]))
+    except ValueError:
+        raise ValueError(f"cross_entropy: class index out of range [0, {z.shape[-1]}): "
+                         f"got values from {target.min()} to {target.max()}") from None
     if label_smoothing:
-        probs_target = probs_target * (1 - label_smoothing) + label_smoothing / n_classes
-    # log softmax = shifted - log(sum(exp(shifted))), with shifted = z - max(z) so exp cannot overflow
-    shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
-    exp_shifted = np.exp(shifted)
-    totals = np.add.reduce(exp_shifted, axis=-1, keepdims=True)
-    log_totals = np.log(totals)
-    if probs_target is None:
-        per_item = log_totals.ravel() - shifted.ravel()[picked]
-    else:
-        per_item = np.add.reduce(probs_target * (log_totals - shifted), axis=-1).ravel()
+        one_hot = np.zeros_like(z)
+        one_hot.ravel()[picked] = 1
+        return _soft_cross_entropy(logits, one_hot, reduction, label_smoothing)
+    shifted, exp_shifted, totals = _softmax_parts(z)
+    per_item = np.log(totals).ravel() - shifted.ravel()[picked]
     scale = 1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0  # d(loss) / d(each item's loss)
-    if reduction == "none":
-        loss = per_item.reshape(z.shape[:-1])
-    else:
-        loss = np.add.reduce(per_item, axis=None) * scale
+    loss = per_item.reshape(target.shape) if reduction == "none" else np.add.reduce(per_item, axis=None) * scale
     out = Tensor._result(np.asarray(loss), (logits,), "cross_entropy")
     if out.requires_grad:
         def _backward(out_grad):
             grad = exp_shifted / totals  # softmax
-            if probs_target is None:
-                grad.ravel()[picked] -= 1
-            else:
-                grad = grad * np.add.reduce(probs_target, axis=-1, keepdims=True) - probs_target
-            if reduction == "none":
-                grad *= out_grad[..., None]
-            else:
-                grad *= float(out_grad) * scale
+            grad.ravel()[picked] -= 1
+            grad *= out_grad[..., None] if reduction == "none" else float(out_grad) * scale
             logits._accumulate(grad)
         out._backward = _backward
     return out
+
+
+def _soft_cross_entropy(logits: Tensor, probs: np.ndarray, reduction: str, label_smoothing: float) -> Tensor:
+    """Cross-entropy against target probabilities (what label smoothing makes of class indices too)."""
+    n_classes = probs.shape[-1]
+    if label_smoothing:
+        probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
+    shifted, exp_shifted, totals = _softmax_parts(logits.data)
+    per_item = np.add.reduce(probs * (np.log(totals) - shifted), axis=-1)
+    out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "cross_entropy")
+    if out.requires_grad:
+        def _backward(out_grad):
+            grad = exp_shifted / totals * np.add.reduce(probs, axis=-1, keepdims=True) - probs
+            logits._accumulate(grad * _reduction_grad(out_grad, per_item.shape, reduction)[..., None])
+        out._backward = _backward
+    return out
+
+
+def _softmax_parts(z: np.ndarray):
+    """z - max(z), its exp and the exp's sum over the last axis: softmax = exp / sum, and
+    log softmax = shifted - log(sum). Shifting by the max keeps exp from overflowing."""
+    shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
+    exp_shifted = np.exp(shifted)
+    return shifted, exp_shifted, np.add.reduce(exp_shifted, axis=-1, keepdims=True)
 
 
 def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
