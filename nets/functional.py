@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from .tensor import Tensor, _as_array
+from .tensor import Tensor, _as_array, _softmax_parts
 
 
 # Activations that linear() and mlp() apply in place, as `forward(y, out=y)`, each with its derivative
@@ -217,14 +217,6 @@ def _soft_cross_entropy(logits: Tensor, probs: np.ndarray, reduction: str, label
             logits._accumulate(grad * _reduction_grad(out_grad, per_item.shape, reduction)[..., None])
         out._backward = _backward
     return out
-
-
-def _softmax_parts(z: np.ndarray):
-    """z - max(z), its exp and the exp's sum over the last axis: softmax = exp / sum, and
-    log softmax = shifted - log(sum). Shifting by the max keeps exp from overflowing."""
-    shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
-    exp_shifted = np.exp(shifted)
-    return shifted, exp_shifted, np.add.reduce(exp_shifted, axis=-1, keepdims=True)
 
 
 def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:

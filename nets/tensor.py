@@ -3,9 +3,10 @@
 A `Tensor` wraps an ndarray. Every op builds its output, and right below it a
 `_backward(out_grad)` closure that *adds* the op's contribution into its inputs'
 `.grad` (a tensor used twice receives both). `Tensor.backward()` runs the closures
-in reverse creation order, a topological order, handing each its output's gradient. The closures never capture their output tensor (only its data):
-that would make every graph a reference cycle, left for the cyclic garbage
-collector instead of being freed as soon as the step drops it.
+in reverse creation order, a topological order, handing each its output's gradient.
+The closures never capture their output tensor (only its data): that would make
+every graph a reference cycle, left for the cyclic garbage collector instead of
+being freed as soon as the step drops it.
 
 Broadcasting has one owner: `unbroadcast(grad, shape)` sums a gradient back to
 the shape of the input it belongs to; every two-input op uses it.
@@ -467,8 +468,8 @@ class Tensor:
         if temperature <= 0:
             raise ValueError(f"softmax temperature must be > 0, got {temperature}")
         z = self.data / temperature if temperature != 1.0 else self.data
-        e = np.exp(z - z.max(axis=axis, keepdims=True))
-        p = e / e.sum(axis=axis, keepdims=True)
+        _, e, totals = _softmax_parts(z, axis)
+        p = e / totals
         out = Tensor._result(p, (self,), "softmax")
         if out.requires_grad:
             def _backward(out_grad):
@@ -483,8 +484,8 @@ class Tensor:
         if temperature <= 0:
             raise ValueError(f"log_softmax temperature must be > 0, got {temperature}")
         z = self.data / temperature if temperature != 1.0 else self.data
-        shifted = z - z.max(axis=axis, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        shifted, _, totals = _softmax_parts(z, axis)
+        logp = shifted - np.log(totals)
         out = Tensor._result(logp, (self,), "log_softmax")
         if out.requires_grad:
             def _backward(out_grad):
@@ -592,6 +593,14 @@ def _gelu_parts(x: np.ndarray):
     """GELU (tanh approximation) and the tanh term its backward reuses."""
     t = np.tanh(_GELU_C * (x + 0.044715 * x ** 3))
     return 0.5 * x * (1 + t), t
+
+
+def _softmax_parts(z: np.ndarray, axis: int = -1):
+    """z - max(z), its exp and the exp's sum along `axis`: softmax = exp / sum, and
+    log softmax = shifted - log(sum). Shifting by the max keeps exp from overflowing."""
+    shifted = z - np.maximum.reduce(z, axis=axis, keepdims=True)
+    exp_shifted = np.exp(shifted)
+    return shifted, exp_shifted, np.add.reduce(exp_shifted, axis=axis, keepdims=True)
 
 
 # The forward math of each activation on plain arrays, for graph-free inference paths.
