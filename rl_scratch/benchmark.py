@@ -3,8 +3,9 @@
     python -m rl_scratch.benchmark --envs GridWorld,CartPole-v1 --agents default,dqn --seeds 1-5 --jobs 2
     python -m rl_scratch.benchmark --preset readme --jobs 2 --out docs/benchmark --readme README.md
 
-Every cell is one `python -m rl_scratch.train` run in its own worker process (`--jobs`
-at a time, NumPy's BLAS on one thread each, so N workers use N cores), with the
+Every cell is one `python -m rl_scratch.train` run (the same `main`, in a fresh worker
+process forked from this one: `--jobs` at a time, NumPy's BLAS on one thread each
+unless an *_NUM_THREADS variable says otherwise, so N workers use N cores), with the
 env's and agent's own defaults and budget unless `--steps`/`--set` say otherwise.
 Results are judged by the *final* policy: a seed succeeds when the 95% interval of
 its final evaluation reaches the env's optimum or reward threshold.
@@ -26,17 +27,16 @@ again, so an interrupted matrix continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import contextlib
 import csv
 import dataclasses
 import datetime
-import json
+import importlib
+import multiprocessing
 import os
 import shlex
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch import stats
 from rl_scratch.config import ConfigError
+from rl_scratch.runtime import configure_for_small_networks
 
 EXIT_USAGE = 2
 CELL_FILE = "cell.json"  # in each run folder: the command that made it, to know whether to run it again
@@ -181,19 +182,27 @@ def is_done(cell: Cell) -> bool:
 
 
 def run_cell(cell: Cell) -> dict:
-    """Runs one cell in a fresh process (single-threaded BLAS); returns its result row."""
+    """Runs one cell in this (worker) process, its output in a log file; returns its result row.
+
+    The worker is forked from the benchmark, so it starts with the package already imported
+    and BLAS on one thread; the run is exactly what `cell.command` does in a shell.
+    """
     if not is_done(cell):
         shutil.rmtree(cell.folder, ignore_errors=True)  # a run cut short: start it again
         cell.folder.parent.mkdir(parents=True, exist_ok=True)
-        environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                       "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "dummy")}
         log_path = cell.folder.parent / f"{cell.folder.name}.log"
-        with open(log_path, "w", encoding="utf-8") as log:
-            done = subprocess.run([sys.executable, "-m", *cell.argv], stdout=log, stderr=subprocess.STDOUT,
-                                  env=environment, stdin=subprocess.DEVNULL)
-        if done.returncode != 0 or not (cell.folder / runs.SUMMARY_FILE).exists():
+        module = importlib.import_module(cell.argv[0])
+        with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
+                contextlib.redirect_stderr(log):
+            try:
+                code = module.main(list(cell.argv[1:]))
+            except SystemExit as stop:  # argparse
+                code = stop.code
+            except Exception as error:  # a crash in one cell must not end the matrix
+                code = f"{type(error).__name__}: {error}"
+        if code != 0 or not (cell.folder / runs.SUMMARY_FILE).exists():
             tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
-            return {"cell": cell, "error": f"exit code {done.returncode}: " + " | ".join(tail)}
+            return {"cell": cell, "error": f"exit {code}: " + " | ".join(tail)}
         shutil.move(str(log_path), cell.folder / LOG_FILE)
         runs.atomic_write_json(cell.folder / CELL_FILE, {"argv": list(cell.argv)})
     return {"cell": cell, **read_result(cell.folder)}
@@ -221,7 +230,7 @@ def read_result(folder: Path) -> dict:
 # ----------------------------------------------------------------- report
 RESULT_COLUMNS = ("env", "agent", "seed", "final_mean", "final_ci_low", "final_ci_high", "last_evals_mean",
                   "best_eval", "target", "reached", "first_target_step", "first_target_s", "steps", "wall_time_s",
-                  "command")
+                  "folder", "command")
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -331,7 +340,8 @@ def write_report(results: list[dict], folder: Path, command: str, wall: float) -
         writer.writerow(RESULT_COLUMNS)
         for r in results:
             c = r["cell"]
-            values = {"env": c.env_id, "agent": c.agent, "seed": c.seed, "command": c.command, **r}
+            values = {"env": c.env_id, "agent": c.agent, "seed": c.seed, "folder": c.folder, "command": c.command,
+                      **r}
             writer.writerow(["" if values.get(k) is None else values.get(k) for k in RESULT_COLUMNS])
     tables = []
     sections = []
@@ -414,28 +424,40 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(seeds)} seeds), {args.jobs} at a time; report in {out}", flush=True)
     start = time.perf_counter()
     results: list[dict] = []
-    lock = threading.Lock()
 
     def finished(result: dict) -> None:
-        with lock:
-            results.append(result)
-            c, elapsed = result["cell"], time.perf_counter() - start
-            left = elapsed / len(results) * (len(cells) - len(results))
-            if "error" in result:
-                what = f"FAILED ({result['error']})"
-            else:
-                verdict = "target reached" if result["reached"] else "below target"
-                what = f"final {_fmt(result['final_mean'])} ({verdict}), {_fmt(result['wall_time_s'], 3)} s"
-            print(f"[{len(results)}/{len(cells)}] {cfg.display_name(c.env_id)} {c.agent} seed {c.seed}: {what} "
-                  f"| {elapsed:.0f} s elapsed, about {left:.0f} s left", flush=True)
+        results.append(result)
+        c, elapsed = result["cell"], time.perf_counter() - start
+        left = elapsed / len(results) * (len(cells) - len(results))
+        if "error" in result:
+            what = f"FAILED ({result['error']})"
+        else:
+            verdict = "target reached" if result["reached"] else "below target"
+            what = f"final {_fmt(result['final_mean'])} ({verdict}), {_fmt(result['wall_time_s'], 3)} s"
+        print(f"[{len(results)}/{len(cells)}] {cfg.display_name(c.env_id)} {c.agent} seed {c.seed}: {what} "
+              f"| {elapsed:.0f} s elapsed, about {left:.0f} s left", flush=True)
 
+    configure_for_small_networks()  # inherited by the forked workers: one BLAS thread each
+    for module in {c.argv[0] for c in cells}:  # imported once here, not once per cell
+        importlib.import_module(module)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401  (each run draws its learning curve)
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = context.Pool(args.jobs, maxtasksperchild=1)  # a fresh process per cell
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            for future in concurrent.futures.as_completed([pool.submit(run_cell, c) for c in cells]):
-                finished(future.result())
+        for result in pool.imap_unordered(run_cell, cells):
+            finished(result)
+        pool.close()
     except KeyboardInterrupt:
+        pool.terminate()
         print("Interrupted: finished cells are kept; the same command continues the matrix.", flush=True)
         return 130
+    finally:
+        pool.join()
     order = {c: i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order[r["cell"]])
     tables = write_report(results, out, command, time.perf_counter() - start)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium
+import numpy as np
 
 from rl_scratch.envs import ENV_SPECS
 
@@ -468,7 +469,25 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
                 default = field_default(next(f for f in dataclasses.fields(TrainSettings) if f.name == key))
                 setattr(settings, key, check_value(layer[key], 0 if default is None else default, key, source))
     validate_settings(settings)
+    fix_random_map(settings)
     return ResolvedConfig(settings, agent_cls, agent_config, sources)
+
+
+def random_map_seed(seed: int) -> int:
+    """The map seed a run with `--seed seed` uses for map_name="random" when none is given."""
+    return int(np.random.default_rng(seed).integers(2**31))
+
+
+def fix_random_map(settings: TrainSettings) -> None:
+    """A random map without a map_seed gets one drawn from --seed, written into env_kwargs.
+
+    Otherwise every env of the run (training, evaluation, the optimum, `play`) would draw
+    a different map; with it config.json names the map and the same --seed gives the same run.
+    """
+    spec_kwargs = dict(gymnasium.spec(settings.env).kwargs) if settings.env in gymnasium.registry else {}
+    merged = {**spec_kwargs, **settings.env_kwargs}
+    if merged.get("map_name") == "random" and merged.get("map_seed") is None:
+        settings.env_kwargs["map_seed"] = random_map_seed(settings.seed)
 
 
 def validate_settings(settings: TrainSettings) -> None:
