@@ -52,8 +52,9 @@ EXIT_USAGE = 2
 CELL_FILE = "cell.json"  # in each run folder: the command that made it, to know whether to run it again
 LOG_FILE = "train.log"
 GRID_POINTS = 100
-README_BEGIN = "<!-- benchmark:readme begin -->"
-README_END = "<!-- benchmark:readme end -->"
+# --readme rewrites the lines between these markers, named by the preset (or "tables").
+README_BEGIN = "<!-- benchmark:{} begin -->"
+README_END = "<!-- benchmark:{} end -->"
 
 _GRID_MAPS = ("GridWorld", "GridWorld-Slippery", "GridWorld-8x8", "GridWorld-FourRooms", "GridWorld-Cliff",
               "GridWorld-Maze", "GridWorld-Large")
@@ -64,7 +65,8 @@ PRESETS: dict[str, list[tuple[str, str]]] = {
     "readme": [*((env, agent) for env in ("CartPole-v1", "Acrobot-v1") for agent in ("dqn", "ppo", "a2c", "reinforce")),
                ("FrozenLake-v1", "qlearning"), ("Taxi-v4", "qlearning"),
                *((grid, "default") for grid in _GRID_MAPS)],
-    # The tabular part of it: seconds, not minutes.
+    # Its two halves: the control tasks (minutes per run) and the tabular tasks (seconds).
+    "control": [(env, agent) for env in ("CartPole-v1", "Acrobot-v1") for agent in ("dqn", "ppo", "a2c", "reinforce")],
     "tabular": [("FrozenLake-v1", "qlearning"), ("Taxi-v4", "qlearning"), *((grid, "default") for grid in _GRID_MAPS)],
 }
 
@@ -90,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="passed to every cell's train command (an agent hyperparameter)")
     p.add_argument("--out", help="report folder (default: benchmarks/<date>-<time>)")
-    p.add_argument("--readme", metavar="FILE", help="also rewrite the block between the benchmark markers "
-                                                    "in FILE (README.md) with the report's tables")
+    p.add_argument("--readme", metavar="FILE", help="also rewrite the lines between FILE's (README.md's) "
+                                                    "'<!-- benchmark:PRESET begin -->' and '... end -->' markers "
+                                                    "(PRESET: the --preset, else 'tables') with the report's tables")
     p.add_argument("--with-sb3", action="store_true", help="also run Stable-Baselines3's PPO, A2C or DQN on the "
                                                            "same cells (needs stable-baselines3)")
     return p
@@ -137,7 +140,7 @@ def default_agent(env_id: str) -> str:
         return table.agent
     probe = cfg.make_env(env_id, {})
     try:
-        return cfg.env_defaults(env_id, probe.observation_space).agent
+        return cfg.env_defaults(env_id, probe).agent
     finally:
         probe.close()
 
@@ -372,12 +375,14 @@ def write_report(results: list[dict], folder: Path, command: str, wall: float) -
     return "\n".join([made, "", *tables]).rstrip() + "\n"
 
 
-def update_readme(path: Path, tables: str) -> None:
+def update_readme(path: Path, tables: str, block: str) -> None:
+    """Replaces the lines between the block's two markers in `path` with `tables`."""
     text = path.read_text(encoding="utf-8")
-    begin, end = text.find(README_BEGIN), text.find(README_END)
+    start, stop = README_BEGIN.format(block), README_END.format(block)
+    begin, end = text.find(start), text.find(stop)
     if begin < 0 or end < begin:
-        raise ConfigError(f"{path} has no '{README_BEGIN}' ... '{README_END}' block to rewrite")
-    path.write_text(text[:begin + len(README_BEGIN)] + "\n" + tables + text[end:], encoding="utf-8")
+        raise ConfigError(f"{path} has no '{start}' ... '{stop}' block to rewrite")
+    path.write_text(text[:begin + len(start)] + "\n" + tables + text[end:], encoding="utf-8")
 
 
 # -------------------------------------------------------------------- run
@@ -404,8 +409,10 @@ def main(argv: list[str] | None = None) -> int:
             except ImportError:
                 raise ConfigError("--with-sb3 needs stable-baselines3: pip install -e '.[bench]'") from None
         readme = Path(args.readme) if args.readme else None
-        if readme is not None and README_BEGIN not in (readme.read_text(encoding="utf-8") if readme.exists() else ""):
-            raise ConfigError(f"--readme {readme}: no '{README_BEGIN}' marker in it (or no such file)")
+        block = args.preset or "tables"
+        if readme is not None and README_BEGIN.format(block) not in (
+                readme.read_text(encoding="utf-8") if readme.exists() else ""):
+            raise ConfigError(f"--readme {readme}: no '{README_BEGIN.format(block)}' marker in it (or no such file)")
         seeds = parse_seeds(args.seeds)
         out = Path(args.out or f"benchmarks/{datetime.datetime.now():%Y%m%d-%H%M%S}")
         cells = plan_cells(pairs, seeds, out, args.steps, args.set, args.with_sb3)
@@ -462,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     results.sort(key=lambda r: order[r["cell"]])
     tables = write_report(results, out, command, time.perf_counter() - start)
     if readme is not None:
-        update_readme(readme, tables)
+        update_readme(readme, tables, block)
         print(f"Rewrote the benchmark tables in {readme}")
     print(tables)
     print(f"Report: {out / 'report.md'}")

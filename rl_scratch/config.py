@@ -90,6 +90,8 @@ class EnvDefaults:
     """env steps between evaluations (None: TrainSettings' default)"""
     eval_episodes: int | None = None
     """episodes per evaluation (None: TrainSettings' default)"""
+    final_eval_episodes: int | None = None
+    """episodes of the final evaluation (None: TrainSettings' default)"""
 
 
 # PPO with MLP actor and critic on one-hot cells (tuned in agents/tuned.py): the
@@ -117,10 +119,10 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
         ("rl_scratch/GridWorld-8x8-v0", 30_000), ("rl_scratch/GridWorld-FourRooms-v0", 50_000),
         ("rl_scratch/GridWorld-Cliff-v0", 30_000), ("rl_scratch/GridWorld-Maze-v0", 30_000),
         ("rl_scratch/GridWorld-Large-v0", 100_000))},
-    # Slip makes returns differ between episodes: 200 per evaluation put the 95% interval of
-    # an optimal policy's mean within about +-0.04 of the optimum 0.902.
+    # Slip makes returns differ between episodes: 1000 final episodes put the 95% interval of
+    # an optimal policy's mean within about +-0.02 of the optimum 0.902.
     "rl_scratch/GridWorld-Slippery-v0": dataclasses.replace(_GRID_TABULAR, steps=20_000, eval_every=2_000,
-                                                            eval_episodes=200),
+                                                            eval_episodes=50, final_eval_episodes=1000),
     # Classification as one-step episodes: the supervised agent learns the labels with
     # cross-entropy (REINFORCE and friends are one --agent away). Evaluation plays the
     # 30 held-out test flowers once, so its mean return is the test accuracy.
@@ -139,20 +141,33 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
     # rl-zoo's PPO values (agents/tuned.py) and budget.
     "CartPole-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
     "Acrobot-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
-    # Budgets of the tuned Q-learning entries (agents/tuned.py). 1000 episodes per evaluation:
-    # with 100, an interval of +-0.09 around a success rate would "reach" the optimum 0.744 from 0.68.
-    "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=200_000, eval_every=20_000, eval_episodes=1000),
-    "Taxi-v4": EnvDefaults(agent="qlearning", steps=100_000, eval_every=10_000, eval_episodes=1000),
+    # Budgets of the tuned Q-learning entries (agents/tuned.py). 1000 final episodes: with 100,
+    # an interval of +-0.09 around a success rate would "reach" the optimum 0.744 from 0.68.
+    "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=200_000, eval_every=20_000, eval_episodes=100,
+                                 final_eval_episodes=1000),
+    "Taxi-v4": EnvDefaults(agent="qlearning", steps=100_000, eval_every=10_000, eval_episodes=100,
+                           final_eval_episodes=1000),
 }
 
 
-def env_defaults(env_id: str, observation_space) -> EnvDefaults:
-    """The table entry, or for any other env: Q-learning on integer states, else DQN with an MLP."""
+def env_defaults(env_id: str, env=None) -> EnvDefaults:
+    """The table entry, or for an env nobody tuned for (`env`: one made from its id):
+
+    - integer states with a transition model (Toy Text's P): value iteration solves the model
+      exactly, where Q-learning's defaults ended FrozenLake8x8-v1 at 0.30 (optimum 0.91);
+    - integer states without one: Q-learning;
+    - anything else: DQN with an MLP.
+    Their final evaluations are long enough (1000 short tabular episodes, 100 otherwise) for the
+    confidence interval to mean something.
+    """
+    from rl_scratch.target import has_transition_model
+
     if env_id in ENV_DEFAULTS:
         return ENV_DEFAULTS[env_id]
-    if isinstance(observation_space, gymnasium.spaces.Discrete):
-        return EnvDefaults(agent="qlearning")
-    return EnvDefaults(agent="dqn", policy="mlp")
+    if isinstance(env.observation_space, gymnasium.spaces.Discrete):
+        agent = "value_iteration" if has_transition_model(env) else "qlearning"
+        return EnvDefaults(agent=agent, final_eval_episodes=1000)
+    return EnvDefaults(agent="dqn", policy="mlp", final_eval_episodes=100)
 
 
 # ----------------------------------------------------------------- agents
@@ -188,6 +203,11 @@ def tuned_budget(agent_name: str, env_id: str) -> int | None:
     except ImportError:
         return None
     return BUDGETS.get((agent_name, env_id))
+
+
+def budget_for(agent_name: str, env_id: str, table: EnvDefaults) -> int:
+    """The default env-step budget: the (agent, env) entry's, else the env's."""
+    return tuned_budget(agent_name, env_id) or table.steps
 
 
 def tuned_envs(agent_name: str) -> list[str]:
@@ -334,6 +354,9 @@ class TrainSettings:
     """env steps between deterministic evaluations (0: only at the end)"""
     eval_episodes: int = 10
     """episodes per evaluation"""
+    final_eval_episodes: int | None = None
+    """episodes of the final evaluation, the run's result (None: eval_episodes); more episodes
+    narrow its confidence interval where episodes differ"""
     checkpoint_every: int = 0
     """env steps between checkpoints (0: at every tenth of the budget, and at the end)"""
     stop_at_target: bool = False
@@ -405,7 +428,7 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
     user_env_kwargs = {**file_values.get("env_kwargs", {}), **flags.get("env_kwargs", {})}
 
     probe = make_env(env_id, user_env_kwargs) if env_id not in ENV_DEFAULTS else None
-    table = env_defaults(env_id, probe.observation_space if probe else None)
+    table = env_defaults(env_id, probe)
     if probe is not None:
         probe.close()
 
@@ -456,15 +479,15 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
     eval_env_kwargs = {**table.eval_env_kwargs, **file_values.get("eval_env_kwargs", {})}
 
     settings = TrainSettings(env=env_id, env_kwargs=env_kwargs, eval_env_kwargs=eval_env_kwargs, agent=agent_name)
-    for key in ("eval_every", "eval_episodes"):
+    for key in ("eval_every", "eval_episodes", "final_eval_episodes"):
         if getattr(table, key) is not None:
             setattr(settings, key, getattr(table, key))
     budget_given = any(key in layer for layer in (file_values, flags) for key in ("steps", "episodes"))
     if not budget_given:
-        settings.steps = tuned_budget(agent_name, env_id) or table.steps
+        settings.steps = budget_for(agent_name, env_id, table)
     for layer, source in ((file_values, file_name), (flags, "flag")):
-        for key in ("steps", "episodes", "seed", "eval_every", "eval_episodes", "checkpoint_every",
-                    "stop_at_target"):
+        for key in ("steps", "episodes", "seed", "eval_every", "eval_episodes", "final_eval_episodes",
+                    "checkpoint_every", "stop_at_target"):
             if key in layer and layer[key] is not None:
                 default = field_default(next(f for f in dataclasses.fields(TrainSettings) if f.name == key))
                 setattr(settings, key, check_value(layer[key], 0 if default is None else default, key, source))
@@ -491,7 +514,8 @@ def fix_random_map(settings: TrainSettings) -> None:
 
 
 def validate_settings(settings: TrainSettings) -> None:
-    checks = (("steps", 1), ("episodes", 1), ("eval_episodes", 1), ("eval_every", 0), ("checkpoint_every", 0))
+    checks = (("steps", 1), ("episodes", 1), ("eval_episodes", 1), ("final_eval_episodes", 1), ("eval_every", 0),
+              ("checkpoint_every", 0))
     for key, lowest in checks:
         value = getattr(settings, key)
         if value is not None and value < lowest:

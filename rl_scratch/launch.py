@@ -33,7 +33,8 @@ def command_line(argv: list[str]) -> str:
 def _flags(args) -> dict:
     """The command-line values that were given, in resolve()'s shape."""
     flags = {key: getattr(args, key) for key in ("env", "agent", "steps", "episodes", "seed", "eval_every",
-                                                 "eval_episodes", "checkpoint_every", "stop_at_target")
+                                                 "eval_episodes", "final_eval_episodes", "checkpoint_every",
+                                                 "stop_at_target")
              if getattr(args, key) is not None}
     hyper = cfg.parse_assignments(args.set, "--set")
     for key in ("lr", "gamma", "hidden", "policy"):
@@ -128,7 +129,8 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
         agent = load_agent(checkpoint)
     except (OSError, ValueError, KeyError) as error:
         raise ConfigError(f"cannot resume from {checkpoint}: {error}") from None
-    for key in ("steps", "episodes", "eval_every", "eval_episodes", "checkpoint_every", "stop_at_target"):
+    for key in ("steps", "episodes", "eval_every", "eval_episodes", "final_eval_episodes", "checkpoint_every",
+                "stop_at_target"):
         value = getattr(args, key)
         if value is not None:
             setattr(settings, key, value)
@@ -158,7 +160,8 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
     if args.stop_at_target is None and state.target_step is not None:
         settings.stop_at_target = False  # resuming past the target means training on
     record.update(steps=settings.steps, episodes=settings.episodes, eval_every=settings.eval_every,
-                  eval_episodes=settings.eval_episodes, checkpoint_every=settings.checkpoint_every,
+                  eval_episodes=settings.eval_episodes, final_eval_episodes=settings.final_eval_episodes,
+                  checkpoint_every=settings.checkpoint_every,
                   stop_at_target=settings.stop_at_target)
     record["resumed_with"] = [*record.get("resumed_with", []), command_line(argv)]
     try:

@@ -12,6 +12,12 @@ from rl_scratch import stats
 TARGET_TOLERANCE = 1e-6
 
 
+def has_transition_model(env) -> bool:
+    """GridWorld's transition_model() or a Toy Text env's table P: what planning needs."""
+    base = env.unwrapped
+    return hasattr(base, "transition_model") or hasattr(base, "P")
+
+
 def planning_optimum(env) -> float | None:
     """The best expected undiscounted return from the start (value iteration on the env's model).
 
@@ -19,7 +25,7 @@ def planning_optimum(env) -> float | None:
     a Toy Text env's P) or no known start distribution.
     """
     base = env.unwrapped
-    if not (hasattr(base, "transition_model") or hasattr(base, "P")):
+    if not has_transition_model(env):
         return None
     from rl_scratch.agents.planning import (finite_horizon_value_iteration, get_transition_model, tabular_model,
                                             value_iteration)

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--eval-every", type=int, metavar="STEPS", help="env steps between deterministic evaluations "
                                                                     "on a separate seeded env (0: only at the end)")
     ev.add_argument("--eval-episodes", type=int, metavar="N", help="episodes per evaluation")
+    ev.add_argument("--final-eval-episodes", type=int, metavar="N",
+                    help="episodes of the final evaluation, the run's result (default: --eval-episodes)")
     ev.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                     help="env steps between checkpoints (default: every tenth of the budget)")
     ev.add_argument("--stop-at-target", action=argparse.BooleanOptionalAction, default=None,
@@ -94,17 +96,20 @@ def print_list() -> None:
         extra = f", options {options}" if options else ""
         extra += f", evaluated on {d.eval_env_kwargs}" if d.eval_env_kwargs else ""
         lines.append(f"  {cfg.display_name(env_id):<20} {env_id:<34} {d.agent}, {d.policy or 'agent default'}, "
-                     f"{d.steps} steps{extra}")
-    lines.append("  any other Gymnasium id with Discrete actions: qlearning on Discrete observations, "
-                 "else dqn with an MLP; 50000 steps")
+                     f"{cfg.budget_for(d.agent, env_id, d)} steps{extra}")
+    lines.append("  any other Gymnasium id with Discrete actions: value_iteration on Discrete observations with a "
+                 "transition model (Toy Text's P), qlearning on other Discrete observations, else dqn with an MLP; "
+                 "50000 steps")
     lines.append("\nAgents (hyperparameter defaults; --set KEY=VALUE changes any of them):")
     for name, agent_cls in AGENTS.items():
         lines.append(f"  {name}: {cfg.describe_hyperparameters(agent_cls.Config())}")
         for env_id in dict.fromkeys([*cfg.ENV_DEFAULTS, *cfg.tuned_envs(name)]):
             tuned = cfg.tuned_hyperparameters(name, env_id)
-            if tuned:
+            budget = cfg.tuned_budget(name, env_id)
+            if tuned or budget:
                 lines.append(f"      tuned for {cfg.display_name(env_id)}: "
-                             + " ".join(f"{k}={v}" for k, v in tuned.items()))
+                             + " ".join(f"{k}={v}" for k, v in tuned.items())
+                             + (f" (budget {budget} steps)" if budget else ""))
     say("\n".join(lines))
 
 

@@ -96,10 +96,11 @@ class Trainer:
             return False
         return True
 
-    def evaluate_and_log(self, episode: int) -> dict:
+    def evaluate_and_log(self, episode: int, episodes: int | None = None) -> dict:
         from rl_scratch.agents.registry import evaluate
 
-        result = evaluate(self.agent, self.eval_env, self.settings.eval_episodes, seed=self.eval_seed)
+        episodes = episodes or self.settings.eval_episodes
+        result = evaluate(self.agent, self.eval_env, episodes, seed=self.eval_seed)
         step, mean = self.agent.steps, result["mean_return"]
         self.last_eval = (step, result)
         self.evaluations.write({"step": step, "episode": episode, "mean_return": mean,
@@ -117,7 +118,7 @@ class Trainer:
         self.progress.last_eval = mean
         if note:  # other evaluations show up in the progress line and evaluations.csv
             self.progress.message(f"eval @ step {step}: mean return {mean:.3f} +- {result['std_return']:.3f} "
-                                  f"over {self.settings.eval_episodes} episodes{note}")
+                                  f"over {episodes} episodes{note}")
         return result
 
     def save_checkpoint(self) -> None:
@@ -166,10 +167,12 @@ class Trainer:
         """Final evaluation, eval.json and the learning curve."""
         s = self.settings
         try:
-            if self.last_eval is not None and self.last_eval[0] == self.agent.steps:
+            final_episodes = s.final_eval_episodes or s.eval_episodes
+            if (self.last_eval is not None and self.last_eval[0] == self.agent.steps
+                    and len(self.last_eval[1]["returns"]) == final_episodes):
                 result = self.last_eval[1]
             else:
-                result = self.evaluate_and_log(self.agent.episodes)
+                result = self.evaluate_and_log(self.agent.episodes, final_episodes)
         except KeyboardInterrupt:
             result = None
         wall = self.elapsed()
@@ -178,7 +181,8 @@ class Trainer:
         summary = {
             "env": s.env, "agent": s.agent, "steps": int(self.agent.steps), "episodes": int(self.agent.episodes),
             "wall_time_s": round(wall, 3), "interrupted": interrupted, "deterministic": True,
-            "eval_episodes": s.eval_episodes, "eval_seed": self.eval_seed,
+            "eval_episodes": s.eval_episodes, "final_eval_episodes": s.final_eval_episodes or s.eval_episodes,
+            "eval_seed": self.eval_seed,
             "optimum": self.target.optimum, "reward_threshold": self.target.threshold,
             "best_eval_return": self.state.best_return, "best_eval_step": self.state.best_step,
             "target_reached_at_step": self.state.target_step,
