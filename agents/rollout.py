@@ -22,9 +22,7 @@ and the GAE recursion is cut at either (the next stored step belongs to a new ep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-import gymnasium
 import numpy as np
 
 from rl_scratch.nets import Adam, Categorical, Tensor, no_grad, where
