@@ -239,7 +239,9 @@ RESULT_COLUMNS = ("env", "agent", "seed", "final_mean", "final_ci_low", "final_c
 def _fmt(value, digits: int = 3) -> str:
     if value is None:
         return "-"
-    return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}".rstrip("0").rstrip(".") or "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".") or "0"
 
 
 def _median(values):
@@ -266,13 +268,13 @@ def env_table(env_id: str, rows: list[dict]) -> list[str]:
         first = [r["first_target_step"] for r in group]
         first_s = [r["first_target_s"] for r in group]
         hit = sum(step is not None for step in first)
-        steps_text = f"{_fmt(_median(first), 4)} (median of {hit})" if hit else "never"
+        steps_text = f"{_median(first):,.0f} (median of {hit})" if hit else "never"
         time_text = f"{_fmt(_median(first_s), 3)} s" if hit else "-"
         lines.append(
             f"| {agent} | {len(group)}{f' (+{failed} failed)' if failed else ''} | "
             f"{_fmt(summary['mean'])} [{_fmt(summary['ci_low'])}, {_fmt(summary['ci_high'])}] | "
             f"{_fmt(stats.iqm(finals))} | {', '.join(_fmt(v) for v in finals)} | {len(reached)}/{len(group)} | "
-            f"{steps_text} | {time_text} | {_fmt(_median([r['steps'] for r in group]), 6)} | "
+            f"{steps_text} | {time_text} | {_median([r['steps'] for r in group]):,.0f} | "
             f"{_fmt(_median([r['wall_time_s'] for r in group]), 3)} s |")
     return lines
 
