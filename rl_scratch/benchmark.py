@@ -190,7 +190,8 @@ def run_cell(cell: Cell) -> dict:
     The worker is forked from the benchmark, so it starts with the package already imported
     and BLAS on one thread; the run is exactly what `cell.command` does in a shell.
     """
-    if not is_done(cell):
+    reused = is_done(cell)
+    if not reused:
         shutil.rmtree(cell.folder, ignore_errors=True)  # a run cut short: start it again
         cell.folder.parent.mkdir(parents=True, exist_ok=True)
         log_path = cell.folder.parent / f"{cell.folder.name}.log"
@@ -208,7 +209,7 @@ def run_cell(cell: Cell) -> dict:
             return {"cell": cell, "error": f"exit {code}: " + " | ".join(tail)}
         shutil.move(str(log_path), cell.folder / LOG_FILE)
         runs.atomic_write_json(cell.folder / CELL_FILE, {"argv": list(cell.argv)})
-    return {"cell": cell, **read_result(cell.folder)}
+    return {"cell": cell, "reused": reused, **read_result(cell.folder)}
 
 
 def read_result(folder: Path) -> dict:
@@ -364,8 +365,11 @@ def write_report(results: list[dict], folder: Path, command: str, wall: float) -
         errors = [r for r in results if r["cell"].env_id == env_id and "error" in r]
         sections.extend(["", *(f"- failed: `{r['cell'].command}`: {r['error']}" for r in errors)] if errors else [])
         sections.append("")
+    reused = sum(bool(r.get("reused")) for r in results)
     made = (f"Made by `{command}` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-            f"{os.cpu_count()} CPU cores, {wall:.0f} s in all.")
+            f"{os.cpu_count()} CPU cores shared with other work, {wall:.0f} s"
+            + (f" ({reused} of {len(results)} runs finished by an earlier invocation of the same command)."
+               if reused else "."))
     legend = ("Final return: each seed's final policy, evaluated deterministically at the end of its budget; "
               "mean over seeds with a 95% percentile-bootstrap interval, and the interquartile mean (rliable). "
               "A success is a seed whose final evaluation's 95% interval reaches the target (the optimum from "
