@@ -17,7 +17,6 @@ from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
 from rl_scratch.runs import RunFolderError
-from rl_scratch.evaluation import cap_episodes
 from rl_scratch.target import Target
 from rl_scratch.trainer import Trainer, TrainerState
 
@@ -64,8 +63,8 @@ def _render_every(args) -> int | None:
 
 
 def make_eval_env(settings: cfg.TrainSettings, agent):
-    """The evaluation env (training options plus eval_env_kwargs, episodes capped); options that change
-    what the agent sees raise ConfigError now rather than at the first evaluation."""
+    """The evaluation env (training options plus eval_env_kwargs); options that change what the agent
+    sees raise ConfigError now rather than at the first evaluation."""
     from rl_scratch.agents.checkpoint import ensure_compatible
 
     env = cfg.make_env(settings.env, {**settings.env_kwargs, **settings.eval_env_kwargs})
@@ -75,7 +74,7 @@ def make_eval_env(settings: cfg.TrainSettings, agent):
         env.close()
         raise ConfigError(f"eval_env_kwargs {settings.eval_env_kwargs} change the env the agent acts in: "
                           f"{error}") from None
-    return cap_episodes(env)
+    return env
 
 
 def start_new_run(args, argv) -> tuple[Trainer, str]:

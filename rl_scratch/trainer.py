@@ -26,8 +26,8 @@ import numpy as np
 from rl_scratch import config as cfg
 from rl_scratch import runs, stats
 from rl_scratch.agents import evaluation_report
+from rl_scratch.agents.common import EVAL_STEP_CAP, evaluate
 from rl_scratch.console import Progress, final_report, say
-from rl_scratch.evaluation import evaluate_capped
 from rl_scratch.nets import load_arrays
 from rl_scratch.runs import DiskWriteError
 from rl_scratch.signals import Interrupted, StopSignals, exit_code, signal_name
@@ -143,7 +143,7 @@ class Trainer:
         return True
 
     def evaluate_and_log(self, episode: int) -> dict:
-        result = evaluate_capped(self.agent, self.eval_env, self.settings.eval_episodes, seed=self.eval_seed)
+        result = evaluate(self.agent, self.eval_env, self.settings.eval_episodes, seed=self.eval_seed)
         step, mean = self.agent.steps, result["mean_return"]
         self.last_eval = (step, result)
         self.evaluations.write({"step": step, "episode": episode, "mean_return": mean,
@@ -159,9 +159,9 @@ class Trainer:
             self.state.target_step, self.state.target_wall_time = step, self.elapsed()
             note += f" -- reached the {self.target.name} at step {step} ({self.elapsed():.1f} s)"
         self.progress.last_eval = mean
-        if result.get("cut"):
-            note += (f" -- {result['cut']} episode(s) cut at {result['cap']} steps (the env has no time limit "
-                     "of its own)")
+        if result.get("capped_episodes"):
+            note += (f" -- cut {result['capped_episodes']} episode(s) at {EVAL_STEP_CAP} steps (the env has no "
+                     "time limit of its own)")
         if note:  # other evaluations show up in the progress line and evaluations.csv
             self.progress.message(f"eval @ step {step}: mean return {mean:.3f} +- {result['std_return']:.3f} "
                                   f"over {self.settings.eval_episodes} episodes{note}")
@@ -224,7 +224,8 @@ class Trainer:
             # A diverging network overflows long before it is NaN: NumPy's warnings would bury the one
             # line that says so (on_episode and save_agent detect NaN/inf themselves).
             with signals.phase("graceful"), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                self.agent.learn(self.make_env, total_steps, callback=self.on_episode)
+                # learn() counts steps from where the agent is (a resumed agent continues its run)
+                self.agent.learn(self.make_env, max(total_steps - self.agent.steps, 0), callback=self.on_episode)
         except Interrupted:
             pass
         except (Diverged, FloatingPointError) as error:
@@ -299,8 +300,8 @@ class Trainer:
             summary.update(mean_return=result["mean_return"], std_return=result["std_return"],
                            success_rate=result.get("success_rate"), returns=result["returns"],
                            lengths=result["lengths"], final=stats.summarize(result["returns"]))
-            if result.get("cut"):
-                summary.update(episodes_cut=result["cut"], episode_cap=result["cap"])
+            if result.get("capped_episodes"):
+                summary.update(capped_episodes=result["capped_episodes"], episode_step_cap=EVAL_STEP_CAP)
             recent = [v for v in runs.read_csv(self.folder / runs.EVALUATIONS_FILE).get("mean_return", [])
                       if v is not None][-LAST_EVALUATIONS:]
             summary.update(mean_last_evaluations=float(np.mean(recent)) if recent else None,
