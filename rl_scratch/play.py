@@ -23,23 +23,18 @@ import numpy as np
 from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
+from rl_scratch.console import EXIT_USAGE, Parser, error_line
 from rl_scratch.runs import RunFolderError
-from rl_scratch.envs._render import Window, import_pygame
+from rl_scratch.runtime import configure_for_small_networks
+from rl_scratch.window import FrameWindow
 
-EXIT_USAGE = 2
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write(f"error: {message} (see --help)\n")
-        sys.exit(EXIT_USAGE)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m rl_scratch.play",
-                description="Render a trained agent's episodes (pygame window), record them to a GIF, "
-                            "or generate text on NextToken.")
+    p = Parser(prog="python -m rl_scratch.play",
+               description="Render a trained agent's episodes (pygame window), record them to a GIF, "
+                           "or generate text on NextToken.")
     p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", help="a run folder or an agent .npz checkpoint")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="for a run folder: best.npz (default, falls back to the last) or checkpoint.npz")
@@ -65,54 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# ---------------------------------------------------------------- window
-class FrameWindow:
-    """Shows (H, W, 3) uint8 frames at `fps` in the envs' own pygame window (opened on the first
-    frame; closing it sets `closed_by_user`, and callers stop drawing)."""
-
-    def __init__(self, title: str, fps: float):
-        self.window, self.fps = Window(title), fps
-
-    @property
-    def closed_by_user(self) -> bool:
-        return self.window.closed_by_user
-
-    def show(self, frame: np.ndarray) -> None:
-        if frame is not None and not self.window.closed_by_user:
-            pygame = import_pygame()
-            self.window.show(pygame.surfarray.make_surface(frame.transpose(1, 0, 2)), self.fps)
-
-    def close(self) -> None:
-        self.window.close()
-
-
 # ------------------------------------------------------------- overlay
-def state_value(agent, obs) -> float | None:
-    """The agent's value of one observation: V(s), max_a Q(s, a), or None if it keeps neither.
-
-    Covers the agent kinds by what they hold: a Q-table, a planner's value table,
-    a Q-network (`q_values`) or a critic (`value_of`) behind the agent's encoder.
-    """
-    if callable(getattr(agent, "state_value", None)):
-        return float(agent.state_value(obs))
-    if isinstance(getattr(agent, "q_table", None), np.ndarray):
-        return float(agent.q_table[int(obs)].max())
-    if isinstance(getattr(agent, "values", None), np.ndarray):
-        return float(agent.values[int(obs)])
-    encoder = getattr(agent, "encoder", None)
-    if encoder is None or not hasattr(encoder, "one"):
-        return None
-    features = encoder.one(obs)
-    normalizer = getattr(agent, "normalizer", None)
-    if normalizer is not None:
-        features = normalizer.normalize(features)
-    if callable(getattr(agent, "value_of", None)):
-        return float(np.asarray(agent.value_of(features)).reshape(-1)[0])
-    if callable(getattr(agent, "q_values", None)):
-        return float(np.asarray(agent.q_values(features))[0].max())
-    return None
-
-
 def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
     """Values and greedy actions of every floor cell of a GridWorld, for `set_overlay`.
 
@@ -121,16 +69,15 @@ def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
     """
     base = env.unwrapped
     floor = np.flatnonzero(np.isin(base.grid.ravel(), ["S", "."]))
-    values = np.zeros(base.n_states)
+    observations = [env.reset(options={"state": int(s)})[0] for s in floor]
     policy = np.zeros(base.n_states, dtype=np.int64)
-    known = True
-    for s in floor:
-        obs, _ = env.reset(options={"state": int(s)})
-        policy[s] = agent.act(obs, deterministic=True)
-        value = state_value(agent, obs) if known else None
-        known = value is not None
-        values[s] = value if known else 0.0
-    return (values if known else None), policy
+    policy[floor] = [agent.act(obs, deterministic=True) for obs in observations]
+    floor_values = agent.state_values(observations)
+    if floor_values is None:
+        return None, policy
+    values = np.zeros(base.n_states)
+    values[floor] = floor_values
+    return values, policy
 
 
 # ------------------------------------------------------------- loading
@@ -238,7 +185,6 @@ def generate_text(agent, env, prompt: str | None, length: int, temperature: floa
 # ---------------------------------------------------------------- main
 def play(args) -> int:
     from rl_scratch.agents.checkpoint import ensure_compatible
-    from rl_scratch.train import keep_freed_memory, limit_blas_threads
 
     if args.episodes < 1:
         raise ConfigError(f"--episodes must be a positive integer, got {args.episodes}")
@@ -248,15 +194,14 @@ def play(args) -> int:
     if record is not None:
         check_record_path(record)
     agent, env_id, env_kwargs, ckpt = load(args.path, args.checkpoint, args.env, args.env_kwarg)
-    limit_blas_threads()
-    keep_freed_memory()
+    configure_for_small_networks()
     is_text = env_id.endswith("NextToken-v0") or args.prompt is not None
     env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array")
     try:
         ensure_compatible(agent, env)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    print(f"Loaded {agent.name} from {ckpt} ({getattr(agent, 'steps', 0)} training steps); env {env_id}"
+    print(f"Loaded {agent.name} from {ckpt} ({agent.steps} training steps); env {env_id}"
           + (f" {env_kwargs}" if env_kwargs else ""))
 
     if is_text:
@@ -321,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return play(args)
     except (ConfigError, RunFolderError) as error:
-        sys.stderr.write(f"error: {error}\n")
+        error_line(str(error))
         return EXIT_USAGE
 
 
