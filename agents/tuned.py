@@ -81,3 +81,19 @@ TUNED.update({
     # Short rollouts, larger steps than the defaults: optimal after a median 3.5k steps (seeds 0-4).
     ("a2c", "rl_scratch/GridWorld-v0"): dict(n_envs=8, n_steps=8, lr=3e-3, ent_coef=0.01, gae_lambda=0.95),
 })
+
+# ----------------------------------------------- attention policies (agent, env, policy)
+# `--policy attention` on GridWorld: one token per cell (obs_mode="grid"), a TokenAttention
+# (agents/policies.py) of width 16. Normalized observations make the 24 cells that look the
+# same in every state zero, so the zero observation the network subtracts is the mean one.
+# Budget: 30k steps (3x the MLP's); benchmarks/attention_policies.py gives the figures.
+TUNED.update({
+    # The MLP's PPO values. Seed 1: optimal from about 6k steps on.
+    ("ppo", "rl_scratch/GridWorld-v0", "attention"): dict(normalize_obs=True, attention_dim=16),
+    # The MLP's DQN values (agents/tuned.py above). Seed 0: optimal from 8k steps on, without normalization.
+    ("dqn", "rl_scratch/GridWorld-v0", "attention"): dict(attention_dim=16),
+    # lr 0.05 of the MLP entry is far too large for the encoder; the REINFORCE default 3e-3 with
+    # 64-64 heads learns. Seed 0: optimal at 18k steps and held to 20k.
+    ("reinforce", "rl_scratch/GridWorld-v0", "attention"): dict(hidden=(64, 64), lr=3e-3, normalize_obs=True,
+                                                                attention_dim=16),
+})
