@@ -368,7 +368,7 @@ def write_report(results: list[dict], folder: Path, command: str, wall: float) -
     reused = sum(bool(r.get("reused")) for r in results)
     made = (f"Made by `{command}` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
             f"{os.cpu_count()} CPU cores shared with other work, {wall:.0f} s"
-            + (f" ({reused} of {len(results)} runs finished by an earlier invocation of the same command)."
+            + (f" ({reused} of {len(results)} runs reused from the report folder, finished by an earlier invocation)."
                if reused else "."))
     legend = ("Final return: each seed's final policy, evaluated deterministically at the end of its budget; "
               "mean over seeds with a 95% percentile-bootstrap interval, and the interquartile mean (rliable). "
