@@ -21,6 +21,10 @@ TUNED: dict[tuple[str, str], dict] = {
     # lr 1e-3/2.3e-3: this one reached a 20-episode greedy evaluation >= 475 on every seed tried.
     # benchmarks/agents.py (seeds 0-2): reached at 35k/40k/58k env steps, median 56 s of training
     # (SB3 DQN with the zoo's 256-256 net: 27.5k steps, 156 s, on the same busy machine).
+    # Judged by the final policy it does not hold: 100k steps end at 54/306/28 (seeds 1-3); with
+    # lr decayed linearly to 0 over 80k steps (lr_end=0, lr_decay_steps=80_000) 318/75/500/500
+    # (seeds 1-4); Polyak targets (tau 0.005 every step, train_freq 4, gradient_steps 2) 151/500,
+    # batch 128 with 64 gradient steps 422/57 (seeds 1-2). Each reached 500 and lost it; unsolved.
     ("dqn", "CartPole-v1"): dict(hidden=(128, 128), lr=2.3e-3, batch_size=64, buffer_size=100_000,
                                  learning_starts=1000, train_freq=256, gradient_steps=128,
                                  target_update_interval=256, epsilon_end=0.04, exploration_steps=8000),
