@@ -92,8 +92,8 @@ class AttentionHead(Module):
     """TokenAttention over observation tokens (B, T, F), then an MLP to `n_outputs`."""
 
     def __init__(self, obs_shape: tuple, n_outputs: int, hidden: tuple, activation: str, rng: np.random.Generator,
-                 dim: int, n_heads: int, n_layers: int, output_gain: float | None, dtype):
-        self.encoder = TokenAttention(obs_shape, dim, n_heads, n_layers, rng, dtype)
+                 dim: int, n_heads: int, n_layers: int, output_gain: float | None, dtype, causal: bool = False):
+        self.encoder = TokenAttention(obs_shape, dim, n_heads, n_layers, rng, dtype, causal)
         self.head = MLP([self.encoder.out_features, *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
                         output_gain=output_gain)
 
@@ -128,25 +128,26 @@ def build_network(policy: str, obs_shape: tuple, n_outputs: int, hidden: tuple, 
                   activation: str = "relu", output_gain: float | None = None, dtype=np.float32,
                   attention_dim: int = 32, attention_heads: int = 2, attention_layers: int = 1,
                   gpt_dim: int = 64, gpt_heads: int = 4, gpt_layers: int = 2, actor_critic: bool = False,
-                  shared: bool = False) -> Module:
+                  shared: bool = False, causal: bool = False) -> Module:
     """An `mlp` (obs_shape is (features,)), an `attention` network (obs_shape is (tokens, features)) or
     a `gpt` (obs_shape is (context,) token ids below n_outputs; `hidden` and `activation` unused).
 
     actor_critic: an `ActorCritic` with `n_outputs` logits and a value (`shared`: one trunk);
-    `output_gain` does not apply (its heads have their own gains).
+    `output_gain` does not apply (its heads have their own gains). `causal`: an attention
+    network's tokens are time steps (HistoryObservation windows); each attends to the past only.
     """
     if actor_critic:
         check_policy(policy, ACTOR_CRITIC_POLICIES, "actor-critic network")
         return ActorCritic(tuple(obs_shape), n_outputs, hidden, rng, activation=activation, shared=shared,
                            policy=policy, attention_dim=attention_dim, attention_heads=attention_heads,
-                           attention_layers=attention_layers, dtype=dtype)
+                           attention_layers=attention_layers, dtype=dtype, causal=causal)
     check_policy(policy)
     if policy == "mlp":
         return MLP([int(np.prod(obs_shape)), *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
                    output_gain=output_gain)
     if policy == "attention":
         return AttentionHead(tuple(obs_shape), n_outputs, tuple(hidden), activation, rng, attention_dim,
-                             attention_heads, attention_layers, output_gain, dtype)
+                             attention_heads, attention_layers, output_gain, dtype, causal)
     if policy == "gpt":
         if len(obs_shape) != 1:
             raise ValueError(f"policy='gpt' needs a 1-D observation of token ids (context,), e.g. NextToken; "
@@ -191,14 +192,15 @@ class ActorCritic(Module):
 
     def __init__(self, obs_shape: tuple, n_actions: int, hidden: tuple, rng: np.random.Generator,
                  activation: str = "tanh", shared: bool = False, policy: str = "mlp", attention_dim: int = 32,
-                 attention_heads: int = 2, attention_layers: int = 1, dtype=np.float32):
+                 attention_heads: int = 2, attention_layers: int = 1, dtype=np.float32, causal: bool = False):
         hidden = tuple(hidden)
         self.encoder = self.critic_encoder = None
         if policy == "attention":
-            self.encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng, dtype)
+            self.encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng, dtype,
+                                          causal)
             if not shared:
                 self.critic_encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng,
-                                                     dtype)
+                                                     dtype, causal)
             in_features = self.encoder.out_features
         elif policy == "mlp":
             in_features = int(np.prod(obs_shape))

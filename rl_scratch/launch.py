@@ -64,7 +64,7 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
     file_values = cfg.load_config_file(args.config) if args.config else {}
     resolved = cfg.resolve(_flags(args), file_values, file_name=args.config or "config file")
     s = resolved.settings
-    env = cfg.make_env(s.env, s.env_kwargs)
+    env = cfg.make_env(s.env, s.env_kwargs, history=cfg.agent_history(resolved.agent_config))
     try:
         agent = _build_agent(resolved, env)
         target = Target.of_env(env)
@@ -140,7 +140,7 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
                 raise ConfigError(f"--{unit} is the new total and must exceed the {done} {unit} already done")
             raise ConfigError(f"{folder} already trained its {total} {unit}; pass --{unit} with a larger total "
                               f"(e.g. --{unit} {2 * total}) to continue")
-    env = cfg.make_env(settings.env, settings.env_kwargs)
+    env = cfg.make_env(settings.env, settings.env_kwargs, history=cfg.agent_history(agent.config))
     try:
         ensure_compatible(agent, env)
         target = Target.of_env(env)

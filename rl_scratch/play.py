@@ -196,7 +196,8 @@ def play(args) -> int:
     agent, env_id, env_kwargs, ckpt = load(args.path, args.checkpoint, args.env, args.env_kwarg)
     configure_for_small_networks()
     is_text = env_id.endswith("NextToken-v0") or args.prompt is not None
-    env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array")
+    env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array",
+                       history=cfg.agent_history(agent.config))
     try:
         ensure_compatible(agent, env)
     except ValueError as error:
@@ -215,7 +216,7 @@ def play(args) -> int:
 
     base = env.unwrapped
     if hasattr(base, "set_overlay") and not args.no_overlay:
-        probe = cfg.make_env(env_id, env_kwargs)
+        probe = cfg.make_env(env_id, env_kwargs, history=cfg.agent_history(agent.config))
         values, policy = grid_values_and_policy(agent, probe)
         probe.close()
         base.set_overlay(values, policy)

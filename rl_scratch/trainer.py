@@ -48,7 +48,9 @@ class Trainer:
         self.target = target
         self.state = state
         self.render_every = render_every
-        self.eval_env = cfg.make_env(settings.env, {**settings.env_kwargs, **settings.eval_env_kwargs})
+        self.history = cfg.agent_history(agent.config)
+        self.eval_env = cfg.make_env(settings.env, {**settings.env_kwargs, **settings.eval_env_kwargs},
+                                     history=self.history)
         self.eval_seed = settings.seed + EVAL_SEED_OFFSET
         self.metrics = runs.CsvLog(folder / runs.METRICS_FILE, runs.METRIC_COLUMNS)
         self.evaluations = runs.CsvLog(folder / runs.EVALUATIONS_FILE, runs.EVAL_COLUMNS)
@@ -73,9 +75,9 @@ class Trainer:
         self.envs_made += 1
         s = self.settings
         if self.render_every and self.envs_made == 1:
-            env = cfg.make_env(s.env, s.env_kwargs, render_mode="rgb_array")
+            env = cfg.make_env(s.env, s.env_kwargs, render_mode="rgb_array", history=self.history)
             return RenderEvery(env, self.render_every, f"rl-scratch: training {s.agent} on {s.env}")
-        return cfg.make_env(s.env, s.env_kwargs)
+        return cfg.make_env(s.env, s.env_kwargs, history=self.history)
 
     # ---------------------------------------------------------- callback
     def on_episode(self, record: dict):
@@ -201,7 +203,7 @@ class Trainer:
                 summary["reached_target"] = self.target.reached_by(result)
         try:
             held_out = evaluation_report(
-                self.agent, lambda: cfg.make_env(s.env, {**s.env_kwargs, **s.eval_env_kwargs}))
+                self.agent, lambda: cfg.make_env(s.env, {**s.env_kwargs, **s.eval_env_kwargs}, history=self.history))
         except KeyboardInterrupt:
             held_out = None
         if held_out is not None:
