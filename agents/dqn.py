@@ -25,7 +25,7 @@ from rl_scratch.nets import functional as F
 from .base import Agent
 from .callbacks import as_callback
 from .common import ObsEncoder, Schedule, check_history, check_total_steps, require_discrete_actions
-from .policies import build_network, check_policy, copy_weights
+from .policies import attention_weights, build_network, check_policy, copy_weights
 from .replay import ReplayBuffer
 from .run_state import Run, open_env
 
@@ -162,6 +162,9 @@ class DQN(Agent):
         if not deterministic and rng.random() < self.epsilon:
             return int(rng.integers(self.n_actions))
         return int(self.q_values(features)[0].argmax())
+
+    def attention_weights(self, observation) -> np.ndarray | None:
+        return attention_weights(self.q_net, self.encoder.one(observation))
 
     def action_values(self, observations) -> np.ndarray:
         return self.q_values(self.encoder.many(observations))

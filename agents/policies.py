@@ -73,6 +73,7 @@ class TokenAttention(Module):
         self.encoder = AttentionEncoder(n_features, n_tokens, dim, n_heads, n_layers, pool="flat", rng=rng,
                                         dtype=dtype, causal=causal)
         self.out_features = self.encoder.out_features
+        self.causal = causal
         self._zero = np.zeros((1, n_tokens, n_features), dtype=dtype)
 
     def forward(self, x) -> Tensor:
@@ -82,10 +83,28 @@ class TokenAttention(Module):
         n = len(data)
         return h[:n] - h[n:]                                         # (B, T * C) - (1, T * C)
 
-    @property
-    def attention_maps(self) -> list:
-        """Per block, the last call's attention weights (B, heads, T, T), the zero row dropped."""
-        return [block.attn.last_attention[:-1] for block in self.encoder.blocks]
+    def attention_received(self) -> np.ndarray:
+        """(B, heads, T) from the last call's last block: for time steps (causal) the current step's weights
+        over the window; for other tokens the weight each one receives, averaged over the tokens attending."""
+        weights = self.encoder.blocks[-1].attn.last_attention[:-1]  # (B, heads, T, T), the zero row dropped
+        return weights[:, :, -1] if self.causal else weights.mean(axis=2)
+
+
+def attention_of(net: Module) -> TokenAttention | None:
+    """The TokenAttention a policy network acts through (the actor's in an ActorCritic), or None."""
+    if isinstance(net, (ActorCritic, AttentionHead)) and isinstance(net.encoder, TokenAttention):
+        return net.encoder
+    return None
+
+
+def attention_weights(net: Module, features: np.ndarray) -> np.ndarray | None:
+    """(heads, T) of `attention_of(net)` for one observation's network input (1, ...), or None."""
+    encoder = attention_of(net)
+    if encoder is None:
+        return None
+    with no_grad():
+        encoder(features)
+    return encoder.attention_received()[0]
 
 
 class AttentionHead(Module):

@@ -29,7 +29,7 @@ from .callbacks import as_callback
 from .common import (ObsEncoder, categorical_log_probs, check_history, check_total_steps, normalize,
                      require_discrete_actions, sample_categorical)
 from .normalize import RunningMeanStd
-from .policies import build_network, check_policy
+from .policies import attention_weights, build_network, check_policy
 from .run_state import Run, open_vector_env
 
 BASELINES = ("value", "mean", "none")
@@ -163,6 +163,9 @@ class REINFORCE(Agent):
         if update:
             self.normalizer.update(features)
         return self.normalizer.normalize(features)
+
+    def attention_weights(self, observation) -> np.ndarray | None:
+        return attention_weights(self.policy_net, self.inputs(self.encoder.one(observation)))
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         return self.policy_net.predict(features)

@@ -32,7 +32,7 @@ from .callbacks import as_callback
 from .common import (ObsEncoder, categorical_log_probs, check_history, check_total_steps, finite_or_none,
                      require_discrete_actions, sample_categorical)
 from .normalize import RunningMeanStd
-from .policies import ACTOR_CRITIC_POLICIES, build_network, check_policy
+from .policies import attention_weights, ACTOR_CRITIC_POLICIES, build_network, check_policy
 from .run_state import Run, open_vector_env
 
 
@@ -320,6 +320,9 @@ class ActorCriticAgent(Agent):
 
     def state_values(self, observations) -> np.ndarray:
         return self.value_of(self._features(observations))
+
+    def attention_weights(self, observation) -> np.ndarray | None:
+        return attention_weights(self.net, self._features([observation]))
 
     def policy_probs(self, observations) -> np.ndarray:
         logits, _ = self.net.predict(self._features(observations))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rl_scratch import attention_view
 from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="gymnasium.make option, repeatable (with --env)")
     p.add_argument("--no-overlay", action="store_true", help="GridWorld: do not shade values or draw the policy")
+    p.add_argument("--attention", action="store_true",
+                   help="attention policies: draw each head's attention weights (cells, or the past steps of a "
+                        "history window) beside or under the frame")
     text = p.add_argument_group("NextToken text generation")
     text.add_argument("--prompt", help="text to continue (default: the start of the corpus)")
     text.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
@@ -224,12 +228,19 @@ def play(args) -> int:
     window = None if record is not None else FrameWindow(f"rl-scratch: {agent.name} on {env_id}", fps)
     frames: list[np.ndarray] = []
     returns = []
+
+    def attended(frame, obs):
+        """The frame, with --attention the policy's attention on `obs` drawn beside or under it."""
+        if not args.attention:
+            return frame
+        return attention_view.draw(frame, agent.attention_weights(obs), env, cfg.agent_history(agent.config))
+
     for episode in range(args.episodes):
         obs, _ = env.reset(seed=args.seed if episode == 0 else None)
         if episode == 0:
             env.action_space.seed(args.seed)
         total, length, done = 0.0, 0, False
-        frame = env.render()
+        frame = attended(env.render(), obs)
         while True:
             if window is not None:
                 window.show(frame)
@@ -241,7 +252,7 @@ def play(args) -> int:
             total += float(reward)
             length += 1
             done = terminated or truncated
-            frame = env.render()
+            frame = attended(env.render(), obs)
         if window is None:
             frames.extend([frame] * max(1, int(fps // 2)))  # hold the last frame half a second
         returns.append(total)

@@ -105,7 +105,44 @@ def test_train_and_play_keep_the_window(tmp_path):
     assert run.returncode == 0, run.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["hyperparameters"]["history"] == K and config["hyperparameters"]["policy"] == "attention"
-    play = subprocess.run([sys.executable, "-m", "rl_scratch.play", "run", "--episodes", "1", "--record",
-                           "episode.gif"], cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env)
+    play = subprocess.run([sys.executable, "-m", "rl_scratch.play", "run", "--episodes", "1", "--attention",
+                           "--record", "episode.gif"], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                          env=env)
     assert play.returncode == 0, play.stderr
-    assert (tmp_path / "episode.gif").stat().st_size > 0
+    from PIL import Image
+
+    gif = Image.open(tmp_path / "episode.gif")
+    frame_height = 3 * CueCorridor().cell_size
+    assert gif.size[1] > frame_height  # the frames carry the attention strip under the corridor
+
+
+def test_play_attention_draws_each_head(tmp_path):
+    """`play --attention`: per head, the cells (GridWorld) or the window's steps (history) in the frames."""
+    from PIL import Image
+
+    from rl_scratch import attention_view
+    from rl_scratch.agents import PPO
+
+    grid = cfg.make_env("rl_scratch/GridWorld-v0", {"obs_mode": "grid"}, render_mode="rgb_array")
+    agent = PPO(grid.observation_space, grid.action_space, PPO.Config(policy="attention", attention_heads=2))
+    obs, _ = grid.reset(seed=0)
+    weights = agent.attention_weights(obs)
+    assert weights.shape == (2, 25) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    frame = grid.render()
+    drawn = attention_view.draw(frame, weights, grid, history=1)
+    assert drawn.shape == (frame.shape[0], 2 * frame.shape[1] + 4, 3)        # one tinted copy per head
+    Image.fromarray(drawn).save(tmp_path / "cells.png")
+    mlp = PPO(grid.observation_space, grid.action_space, PPO.Config(policy="mlp"))
+    assert mlp.attention_weights(obs) is None
+
+    corridor = cfg.make_env("rl_scratch/CueCorridor-v0", {}, render_mode="rgb_array", history=K)
+    for agent_cls in (PPO, DQN, REINFORCE):
+        agent = agent_cls(corridor.observation_space, corridor.action_space,
+                          agent_cls.Config(policy="attention", history=K, attention_heads=2))
+        obs, _ = corridor.reset(seed=0)
+        weights = agent.attention_weights(obs)
+        assert weights.shape == (2, K) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    frame = corridor.render()
+    drawn = attention_view.draw(frame, weights, corridor, history=K)
+    assert drawn.shape[0] > frame.shape[0] and drawn.shape[1] == frame.shape[1]  # a row of K boxes per head
+    Image.fromarray(drawn).save(tmp_path / "steps.png")
