@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_TINT = np.array([220, 38, 38], dtype=np.float64)      # red: strong attention
+_TINT = np.array([124, 58, 237], dtype=np.float64)     # violet: strong attention (values are red to green)
 _GAP = 4
 _BACKGROUND = np.array([248, 250, 252], dtype=np.uint8)
 
