@@ -47,7 +47,15 @@ def require_discrete_observations(observation_space, agent_name: str) -> int:
 
 
 def check_history(observation_space, history: int, agent_name: str) -> None:
-    """history > 1 needs the windows HistoryObservation(env, history) makes: a (history, features) Box."""
+    """history > 1 needs the windows HistoryObservation(env, history) makes: a (history, features) Box.
+
+        >>> import gymnasium as gym
+        >>> check_history(gym.spaces.Box(0, 1, (4,)), 1, "ppo")  # history 1: any observation
+        >>> check_history(gym.spaces.Box(0, 1, (4,)), 3, "ppo")
+        Traceback (most recent call last):
+        ...
+        ValueError: ppo: history=3 reads windows of 3 observations; wrap the env in ...
+    """
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ValueError(f"{agent_name}: history must be an int >= 1, got {history!r}")
     if history > 1 and not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 2

@@ -96,14 +96,26 @@ class TokenAttention(Module):
 
 
 def attention_of(net: Module) -> TokenAttention | None:
-    """The TokenAttention a policy network acts through (the actor's in an ActorCritic), or None."""
+    """The TokenAttention a policy network acts through (the actor's in an ActorCritic), or None.
+
+        >>> rng = np.random.default_rng(0)
+        >>> attention_of(build_network("attention", (5, 3), 4, (8,), rng)) is not None
+        True
+        >>> attention_of(build_network("mlp", (4,), 2, (8,), rng)) is None
+        True
+    """
     if isinstance(net, (ActorCritic, AttentionHead)) and isinstance(net.encoder, TokenAttention):
         return net.encoder
     return None
 
 
 def attention_weights(net: Module, features: np.ndarray) -> np.ndarray | None:
-    """(heads, T) of `attention_of(net)` for one observation's network input (1, ...), or None."""
+    """(heads, T) of `attention_of(net)` for one observation's network input (1, ...), or None.
+
+        >>> net = build_network("attention", (5, 3), 4, (8,), np.random.default_rng(0), attention_heads=2)
+        >>> attention_weights(net, Tensor(np.zeros((1, 5, 3), dtype=np.float32))).shape  # (heads, tokens)
+        (2, 5)
+    """
     encoder = attention_of(net)
     if encoder is None:
         return None
