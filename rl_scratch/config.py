@@ -527,6 +527,10 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
             if key in layer and layer[key] is not None:
                 default = field_default(next(f for f in dataclasses.fields(TrainSettings) if f.name == key))
                 setattr(settings, key, check_value(layer[key], 0 if default is None else default, key, source))
+    # A table's longer final evaluation goes with its evaluation count: --eval-episodes alone sets both.
+    user_keys = {key for layer in (file_values, flags) for key, value in layer.items() if value is not None}
+    if "eval_episodes" in user_keys and "final_eval_episodes" not in user_keys:
+        settings.final_eval_episodes = None
     validate_settings(settings)
     fix_random_map(settings)
     return ResolvedConfig(settings, agent_cls, agent_config, sources)
