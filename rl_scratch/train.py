@@ -112,6 +112,10 @@ def print_list() -> None:
                 lines.append(f"      tuned for {cfg.display_name(env_id)}: "
                              + " ".join(f"{k}={v}" for k, v in tuned.items())
                              + (f" (budget {budget} steps)" if budget else ""))
+            attention = cfg.tuned_hyperparameters(name, env_id, "attention")
+            if attention:
+                lines.append(f"      tuned for {cfg.display_name(env_id)} with --policy attention: "
+                             + " ".join(f"{k}={v}" for k, v in attention.items()))
     say("\n".join(lines))
 
 
