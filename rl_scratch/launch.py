@@ -6,11 +6,12 @@ step, and raised as ConfigError (one line, exit code 2).
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import shlex
+import sys
 from pathlib import Path
 
+import rl_scratch
 from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
@@ -19,15 +20,16 @@ from rl_scratch.target import Target
 from rl_scratch.trainer import Trainer, TrainerState
 
 
-def _version() -> str | None:
-    try:
-        return importlib.metadata.version("rl-scratch")
-    except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
-        return None
-
-
 def command_line(argv: list[str]) -> str:
-    return "python -m rl_scratch.train " + " ".join(shlex.quote(a) for a in argv)
+    """The command as the user typed it: through the `rl-scratch-train` script or `python -m`."""
+    started_as = Path(sys.argv[0]).name
+    if started_as == "rl-scratch-train":
+        program = started_as
+    elif started_as == "__main__.py" and Path(sys.argv[0]).parent.name == "rl_scratch":
+        program = "python -m rl_scratch train"
+    else:
+        program = "python -m rl_scratch.train"
+    return " ".join([program, *(shlex.quote(a) for a in argv)])
 
 
 def _flags(args) -> dict:
@@ -72,7 +74,7 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
         env.close()
     folder = runs.create_run_folder(args.out, cfg.display_name(s.env), s.agent)
     record = {**resolved.to_json(), "command": command_line(argv), "optimum": target.optimum,
-              "reward_threshold": target.threshold, "rl_scratch_version": _version()}
+              "reward_threshold": target.threshold, "rl_scratch_version": rl_scratch.__version__}
     runs.atomic_write_json(folder / runs.CONFIG_FILE, record)
     trainer = Trainer(folder, agent, s, target, TrainerState(), _render_every(args))
     budget = f"{s.steps} steps" if s.steps is not None else f"{s.episodes} episodes"

@@ -172,7 +172,8 @@ def generate_text(agent, env, prompt: str | None, length: int, temperature: floa
     try:
         ids = list(tokenizer.encode(prompt))
     except ValueError as error:
-        raise ConfigError(f"--prompt: {error}") from None
+        raise ConfigError(f"--prompt: {error}; leave them out, or train on a corpus that has them "
+                          "(train --corpus FILE)") from None
     if callable(getattr(agent, "generate", None)):
         text = agent.generate(prompt, length, temperature, rng)
         return text if text.startswith(prompt) else prompt + text

@@ -48,6 +48,17 @@ def _summary_writer_class():
         del sys.modules["torch"]
 
 
+def check_installed(feature: str) -> None:
+    """ConfigError (one line naming the extra) unless the writer can be imported."""
+    from rl_scratch.config import ConfigError
+    from rl_scratch.extras import MissingExtra
+
+    try:
+        _summary_writer_class()
+    except MissingExtra as error:
+        raise ConfigError(str(error).replace("TensorBoard logging", feature, 1)) from None
+
+
 class TensorBoardLog:
     """Writes metrics.csv rows (`episode`) and evaluations.csv rows (`evaluation`) as scalar events.
 
@@ -56,6 +67,7 @@ class TensorBoardLog:
 
     def __init__(self, log_dir: str | Path):
         self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)  # here, so an unwritable DIR raises OSError at once
         self.writer = _summary_writer_class()(logdir=str(self.log_dir), flush_secs=10)
 
     def _scalars(self, row: dict, prefix: str, columns: tuple) -> None:

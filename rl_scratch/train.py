@@ -18,9 +18,11 @@ current episode, saves, and prints how to resume; a second Ctrl-C stops at once
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from rl_scratch import config as cfg
+from rl_scratch import tensorboard
 from rl_scratch.config import ConfigError
 from rl_scratch.console import EXIT_USAGE, Parser, error_line, say
 from rl_scratch.launch import resume_run, start_new_run
@@ -46,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--policy", help="network of a network agent: mlp, attention (GridWorld cells as tokens), "
                                        "or gpt (supervised on text); default: per env, see --list")
     what.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
-                      help="gymnasium.make option, repeatable (e.g. obs_mode=coords, slip_prob=0.1)")
+                      help="gymnasium.make option, repeatable (e.g. obs_mode=coords, slip_prob=0.1). A custom "
+                           "GridWorld map is desc= rows of S start, G goal, . floor, # wall, H pit, as a JSON list: "
+                           "--env-kwarg 'desc=[\"S..\", \".#.\", \"..G\"]'")
     what.add_argument("--corpus", metavar="FILE",
                       help="NextToken: train on this UTF-8 text file instead of the bundled corpus")
     what.add_argument("--config", metavar="FILE", help="TOML or JSON file with the same keys as a run's "
@@ -78,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", metavar="DIR", help="run folder (default: runs/<env>-<agent>-<timestamp>)")
     out.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint.npz "
                                                          "(optimizer, schedules, counters, exploration restored)")
+    out.add_argument("--tensorboard", metavar="DIR",
+                     help="also write metrics.csv's and evaluations.csv's scalars as TensorBoard event files in DIR "
+                          "(the tensorboard extra: pip install -e '.[tensorboard]'); view with tensorboard --logdir DIR")
     out.add_argument("--render", action="store_true", help="show training episodes in a pygame window")
     out.add_argument("--render-every", type=int, default=10, metavar="N",
                      help="with --render: show every N-th training episode (default 10)")
@@ -103,8 +110,7 @@ def print_list() -> None:
         for env_id in dict.fromkeys([*cfg.ENV_DEFAULTS, *cfg.tuned_envs(name)]):
             tuned = cfg.tuned_hyperparameters(name, env_id)
             if tuned:
-                lines.append(f"      tuned for {cfg.display_name(env_id)}: "
-                             + " ".join(f"{k}={v}" for k, v in tuned.items()))
+                lines.append(f"      tuned for {cfg.display_name(env_id)}: {cfg.describe_values(tuned)}")
     say("\n".join(lines))
 
 
@@ -117,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print_list()
             return 0
+        if args.tensorboard is not None:
+            tensorboard.check_installed("--tensorboard")
         trainer, header = resume_run(args, argv) if args.resume else start_new_run(args, argv)
+        if args.tensorboard is not None:
+            trainer.log_to_tensorboard(args.tensorboard)
+            header += f"\n  TensorBoard: tensorboard --logdir {shlex.quote(args.tensorboard)}"
     except (ConfigError, RunFolderError) as error:
         error_line(str(error))
         return EXIT_USAGE

@@ -52,6 +52,7 @@ class Trainer:
         self.eval_seed = settings.seed + EVAL_SEED_OFFSET
         self.metrics = runs.CsvLog(folder / runs.METRICS_FILE, runs.METRIC_COLUMNS)
         self.evaluations = runs.CsvLog(folder / runs.EVALUATIONS_FILE, runs.EVAL_COLUMNS)
+        self.tensorboard = None  # a TensorBoardLog mirroring both CSVs, with --tensorboard
         self.recent = collections.deque(maxlen=20)
         self.stop_requested = False
         self.last_eval: tuple[int, dict] | None = None
@@ -77,9 +78,21 @@ class Trainer:
             return RenderEvery(env, self.render_every, f"rl-scratch: training {s.agent} on {s.env}")
         return cfg.make_env(s.env, s.env_kwargs)
 
+    def log_to_tensorboard(self, log_dir: str) -> None:
+        """Mirror every metrics.csv and evaluations.csv row into TensorBoard event files in log_dir."""
+        from rl_scratch.tensorboard import TensorBoardLog
+
+        try:
+            self.tensorboard = TensorBoardLog(log_dir)
+        except OSError as error:
+            raise cfg.ConfigError(f"--tensorboard {log_dir}: cannot write there ({error.strerror or error})") from None
+
     # ---------------------------------------------------------- callback
     def on_episode(self, record: dict):
-        self.metrics.write({**record, "wall_time": round(self.elapsed(), 3)})
+        row = {**record, "wall_time": round(self.elapsed(), 3)}
+        self.metrics.write(row)
+        if self.tensorboard is not None:
+            self.tensorboard.episode(row)
         self.recent.append(record["return"])
         self.progress.update(record, float(np.mean(self.recent)))
         step = record["step"]
@@ -102,10 +115,12 @@ class Trainer:
         result = evaluate(self.agent, self.eval_env, self.settings.eval_episodes, seed=self.eval_seed)
         step, mean = self.agent.steps, result["mean_return"]
         self.last_eval = (step, result)
-        self.evaluations.write({"step": step, "episode": episode, "mean_return": mean,
-                                "std_return": result["std_return"], "success_rate": result.get("success_rate"),
-                                "wall_time": round(self.elapsed(), 3)})
+        row = {"step": step, "episode": episode, "mean_return": mean, "std_return": result["std_return"],
+               "success_rate": result.get("success_rate"), "wall_time": round(self.elapsed(), 3)}
+        self.evaluations.write(row)
         self.evaluations.flush()
+        if self.tensorboard is not None:
+            self.tensorboard.evaluation(row)
         note = ""
         if self.state.best_return is None or mean > self.state.best_return:
             self.state.best_return, self.state.best_step = mean, step
@@ -158,6 +173,8 @@ class Trainer:
         summary = self.finish(interrupted, first_step)
         self.metrics.close()
         self.evaluations.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         self.eval_env.close()
         say(final_report(summary, self.target, self.state, self.folder, interrupted))
         return EXIT_INTERRUPTED if interrupted else 0

@@ -64,3 +64,35 @@ def test_importing_the_writer_does_not_load_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_train_flag_mirrors_both_csvs_step_for_step(tmp_path):
+    args = ["--env", "GridWorld", "--agent", "dqn", "--steps", "400", "--eval-every", "200", "--eval-episodes", "2",
+            "--set", "learning_starts=100", "--hidden", "8", "--out", "run", "--tensorboard", "tb"]
+    result = subprocess.run([sys.executable, "-m", "rl_scratch.train", *args], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "tensorboard --logdir tb" in result.stdout
+    found = scalars(tmp_path / "tb")
+    metrics = runs.read_csv(tmp_path / "run" / runs.METRICS_FILE)  # column -> values
+    evaluations = runs.read_csv(tmp_path / "run" / runs.EVALUATIONS_FILE)
+    assert [step for step, _ in found["train/return"]] == [int(step) for step in metrics["step"]]
+    assert [v for _, v in found["train/return"]] == [float(np.float32(v)) for v in metrics["return"]]
+    assert [step for step, _ in found["train/loss"]] == [int(step) for step, loss in zip(metrics["step"],
+                                                                                       metrics["loss"])
+                                                         if loss is not None]
+    assert len(found[SPEED_TAG]) == len(metrics["step"])
+    assert [step for step, _ in found["eval/mean_return"]] == [int(step) for step in evaluations["step"]]
+    assert len(evaluations["step"]) >= 2 and {"train/epsilon", "train/lr", "eval/success_rate"} <= set(found)
+
+
+def test_train_flag_without_the_extra_is_one_error_line_and_no_run_folder(tmp_path):
+    code = ("import sys; sys.modules['tensorboardX'] = None; from rl_scratch.train import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", code, "--env", "GridWorld", "--steps", "100", "--out", "run",
+                             "--tensorboard", "tb"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --tensorboard needs the optional 'tensorboard' extra")
+    assert "pip install -e '.[tensorboard]'" in lines[0]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "tb").exists()
