@@ -13,6 +13,7 @@ from pathlib import Path
 
 import rl_scratch
 from rl_scratch import config as cfg
+from rl_scratch.agents.planning import ValueIteration
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
 from rl_scratch.runs import RunFolderError
@@ -80,8 +81,11 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
     budget = f"{s.steps} steps" if s.steps is not None else f"{s.episodes} episodes"
     if s.steps is not None and s.episodes is not None:
         budget += f" or {s.episodes} episodes"
-    header = (f"Training {s.agent} on {s.env}" + (f" {s.env_kwargs}" if s.env_kwargs else "")
-              + f" for {budget}, seed {s.seed}\n"
+    what = f"Training {s.agent} on {s.env}" + (f" {s.env_kwargs}" if s.env_kwargs else "") + f" for {budget}"
+    if isinstance(agent, ValueIteration):  # it solves the env's model: no env steps, so no budget
+        what = (f"Planning with {s.agent} on {s.env}" + (f" {s.env_kwargs}" if s.env_kwargs else "")
+                + ": sweeps over its transition model until the values converge (no env steps)")
+    header = (f"{what}, seed {s.seed}\n"
               f"  hyperparameters: {cfg.describe_hyperparameters(resolved.agent_config)}\n"
               + "".join(f"    set by {source}: {', '.join(keys)}\n" for source, keys in _by_source(resolved).items())
               + f"  run folder: {folder}")

@@ -20,6 +20,7 @@ import numpy as np
 from rl_scratch import config as cfg
 from rl_scratch import runs, stats
 from rl_scratch.agents import evaluation_report
+from rl_scratch.agents.planning import ValueIteration
 from rl_scratch.console import Progress, final_report, say
 from rl_scratch.target import Target
 from rl_scratch.window import RenderEvery
@@ -195,6 +196,8 @@ class Trainer:
         runs.atomic_write_json(self.folder / runs.STATE_FILE, dataclasses.asdict(self.state))
         summary = {
             "env": s.env, "agent": s.agent, "steps": int(self.agent.steps), "episodes": int(self.agent.episodes),
+            "sweeps": int(self.agent.iterations) if isinstance(self.agent, ValueIteration) else None,
+            "overshoot": self.overshoot(),
             "wall_time_s": round(wall, 3), "interrupted": interrupted, "deterministic": True,
             "eval_episodes": s.eval_episodes, "eval_seed": self.eval_seed,
             "optimum": self.target.optimum, "reward_threshold": self.target.threshold,
@@ -227,9 +230,31 @@ class Trainer:
         self.plot()
         return summary
 
+    def overshoot(self) -> str | None:
+        """One line saying why the run went past its budget, or None when it stopped on it."""
+        s, agent = self.settings, self.agent
+        past = [f"{done} {unit} for a budget of {budget}" for done, unit, budget in
+                ((agent.steps, "steps", s.steps), (agent.episodes, "episodes", s.episodes))
+                if budget is not None and done > budget]
+        if not past:
+            return None
+        config = dataclasses.asdict(agent.config)
+        if config.get("n_envs", 1) > 1:
+            why = (f"{agent.name} steps its {config['n_envs']} envs together and stops at a rollout boundary, so "
+                   f"steps come in multiples of {config['n_envs']} and episodes the other envs finish meanwhile count")
+        elif "batch_size" in config:
+            why = f"{agent.name} takes its steps {config['batch_size']} examples at a time and stops after a whole batch"
+        else:
+            why = f"{agent.name} stops only between its updates"
+        return f"Ran {' and '.join(past)}: {why}."
+
     def plot(self) -> None:
         self.metrics.flush()
         s = self.settings
+        if isinstance(self.agent, ValueIteration):  # no episodes to plot: how the values converged instead
+            runs.plot_value_convergence(self.folder / runs.CURVE_FILE, self.agent.sweep_changes,
+                                        f"{s.agent} on {cfg.display_name(s.env)}: value convergence")
+            return
         runs.plot_learning_curve(self.folder / runs.CURVE_FILE, runs.read_csv(self.folder / runs.METRICS_FILE),
                                  runs.read_csv(self.folder / runs.EVALUATIONS_FILE),
                                  f"{s.agent} on {cfg.display_name(s.env)} (seed {s.seed})", self.target.value,

@@ -11,6 +11,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rl_scratch import config as cfg
@@ -93,3 +94,46 @@ def test_help_shows_the_custom_map_syntax(tmp_path):
     assert trained.returncode == 0, trained.stderr
     recorded = json.loads((tmp_path / "custom" / "config.json").read_text())["env_kwargs"]["desc"]
     assert recorded == json.loads(text.split("=", 1)[1])
+
+
+def test_a_planner_reports_its_sweeps_and_plots_their_convergence(tmp_path):
+    from PIL import Image
+
+    result = run([sys.executable, "-m", "rl_scratch.train", "--env", "GridWorld", "--agent", "value_iteration",
+                  "--out", "vi"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sweeps = int(re.search(r"Planned in (\d+) sweeps of the env's model", result.stdout).group(1))
+    assert 1 < sweeps < 100 and "for 10000 steps" not in result.stdout and "Finished: 0 steps" not in result.stdout
+    assert json.loads((tmp_path / "vi" / "eval.json").read_text())["sweeps"] == sweeps
+    with Image.open(tmp_path / "vi" / "learning_curve.png") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    blue = (np.abs(pixels.astype(int) - (31, 119, 180)).sum(axis=2) < 60).sum()  # matplotlib's tab:blue
+    assert blue > 500, "the convergence curve is drawn"
+
+
+def test_value_iteration_records_each_sweeps_change():
+    from rl_scratch.agents.planning import get_transition_model, tabular_model, value_iteration
+    import gymnasium as gym
+
+    model = tabular_model(get_transition_model(gym.make("rl_scratch/GridWorld-v0")))
+    changes = []
+    _, _, _, sweeps = value_iteration(model, 0.99, changes=changes)
+    assert len(changes) == sweeps and changes[-1] == 0.0 and changes[0] > 0
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--env", "GridWorld", "--agent", "a2c", "--steps", "333", "--set", "n_envs=8"],
+     "Ran 336 steps for a budget of 333: a2c steps its 8 envs together and stops at a rollout boundary"),
+    (["--env", "Iris", "--agent", "supervised", "--episodes", "23", "--set", "batch_size=32"],
+     "Ran 32 episodes for a budget of 23: supervised takes its steps 32 examples at a time"),
+    (["--env", "GridWorld", "--agent", "qlearning", "--steps", "333"], None),
+])
+def test_a_run_stops_at_its_budget_or_says_why_not(tmp_path, args, line):
+    result = run([sys.executable, "-m", "rl_scratch.train", *args, "--eval-every", "0", "--no-stop-at-target",
+                  "--out", "run"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "run" / "eval.json").read_text())
+    if line is None:
+        assert summary["steps"] == 333 and summary["overshoot"] is None and "Ran " not in result.stdout
+    else:
+        assert line in result.stdout and summary["overshoot"].startswith(line)
