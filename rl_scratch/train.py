@@ -28,6 +28,7 @@ from rl_scratch.console import EXIT_USAGE, Parser, error_line, say
 from rl_scratch.launch import resume_run, start_new_run
 from rl_scratch.runs import RunFolderError
 from rl_scratch.runtime import configure_for_small_networks
+from rl_scratch.window import missing_display
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print_list()
             return 0
+        if args.render and (reason := missing_display()) is not None:
+            raise ConfigError(f"--render: no display to show training episodes on ({reason}); train without "
+                              "--render, then record the agent with play RUN --record episodes.gif")
         if args.tensorboard is not None:
             tensorboard.check_installed("--tensorboard")
         trainer, header = resume_run(args, argv) if args.resume else start_new_run(args, argv)

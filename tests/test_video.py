@@ -101,3 +101,12 @@ def test_our_envs_record_with_gymnasiums_record_video(tmp_path, env_id):
     with imageio.get_reader(videos[0]) as reader:
         frame = reader.get_data(0)
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and frame.std() > 0
+
+
+def test_train_render_without_a_display_says_so(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    result = run(["-m", "rl_scratch.train", *TINY, "--render", "--out", tmp_path / "run"], cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --render: no display"), result.stderr
+    assert "--record" in lines[0] and not (tmp_path / "run").exists()
