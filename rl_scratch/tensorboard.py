@@ -3,7 +3,7 @@
     python -m rl_scratch.train --env CartPole-v1 --tensorboard runs/tb
     tensorboard --logdir runs/tb
 
-    agent.learn(make_env, total_steps=10_000, callback=TensorBoardCallback("runs/tb/ppo"))
+    agent.learn(env, total_steps=10_000, callback=TensorBoardCallback("runs/tb/ppo"))
 
 metrics.csv and evaluations.csv stay the source of truth; this is a view of the same
 numbers for people who watch runs in TensorBoard. Tags: `train/<column>` for each
@@ -97,9 +97,14 @@ class TensorBoardLog:
 class TensorBoardCallback:
     """An `agent.learn` callback that logs every finished episode to TensorBoard.
 
-        callback = TensorBoardCallback("runs/tb/ppo")
-        agent.learn(make_env, total_steps=10_000, callback=callback)
-        callback.close()
+    >>> import tempfile
+    >>> import gymnasium as gym
+    >>> from rl_scratch.agents import QLearning
+    >>> env = gym.make("FrozenLake-v1")
+    >>> agent = QLearning(env.observation_space, env.action_space, seed=0)
+    >>> callback = TensorBoardCallback(tempfile.mkdtemp())      # e.g. "runs/tb/frozenlake"
+    >>> agent = agent.learn(env, total_steps=500, callback=callback)
+    >>> callback.close()
 
     The record the agent hands over is a metrics.csv row without its wall time; this adds
     the seconds since the callback was made. Returns None, so it never stops training and
