@@ -17,7 +17,7 @@ from rl_scratch.console import Progress
 
 
 def test_every_env_id_in_our_tables_is_registered():
-    ids = set(cfg.ENV_DEFAULTS) | {env_id for _, env_id in TUNED} | set(cfg.SHORT_NAMES.values())
+    ids = set(cfg.ENV_DEFAULTS) | {key[1] for key in TUNED} | set(cfg.SHORT_NAMES.values())  # (agent, env id, ...)
     missing = sorted(env_id for env_id in ids if env_id not in gymnasium.registry)
     assert not missing, f"gymnasium {gymnasium.__version__} lacks {missing}: raise its floor in pyproject.toml"
 
