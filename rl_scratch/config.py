@@ -28,6 +28,7 @@ import numpy as np
 
 from rl_scratch.envs import ENV_SPECS
 from rl_scratch.envs.success import GOAL_ENVS, IsSuccess
+from rl_scratch.validate import check_hyperparameters
 
 
 class ConfigError(Exception):
@@ -159,6 +160,9 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
         eval_every=2_000, eval_episodes=500,
     ),
     # rl-zoo's PPO values (agents/tuned.py) and budget.
+    # The memory task: PPO with attention over the last 4 observations (agents/tuned.py).
+    "rl_scratch/CueCorridor-v0": EnvDefaults(agent="ppo", policy="attention", steps=20_000, eval_every=2_000,
+                                             eval_episodes=20),
     "CartPole-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
     "Acrobot-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
     # Budgets of the tuned Q-learning entries (agents/tuned.py). 1000 episodes per evaluation:
@@ -413,6 +417,9 @@ def load_config_file(path: str) -> dict:
     for key in ("env_kwargs", "eval_env_kwargs", "hyperparameters"):
         if key in data and not isinstance(data[key], dict):
             raise ConfigError(f"config file {path}: {key} must be a table/object, got {data[key]!r}")
+    for key in ("env", "agent", "policy"):
+        if key in data and not isinstance(data[key], str):
+            raise ConfigError(f"config file {path}: {key} must be a name (a string), got {data[key]!r}")
     return {k: v for k, v in data.items() if k not in RECORD_KEYS}
 
 
@@ -484,10 +491,10 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
             raise ConfigError(f"{flag} does not apply to {agent_name}; its hyperparameters: {', '.join(fields)}")
     apply(flag_hyper, "command line", True)
 
-    if "lr" in values and not values["lr"] > 0:
-        raise ConfigError(f"lr must be > 0, got {values['lr']} (from {sources['lr']})")
-    if "gamma" in values and not 0 <= values["gamma"] <= 1:
-        raise ConfigError(f"gamma must be in [0, 1], got {values['gamma']} (from {sources['gamma']})")
+    try:
+        check_hyperparameters(agent_name, values, sources)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     try:
         agent_config = agent_cls.Config(**values)
     except (ValueError, TypeError) as error:
@@ -544,8 +551,16 @@ def validate_settings(settings: TrainSettings) -> None:
         raise ConfigError(f"--seed must be a non-negative integer, got {settings.seed}")
 
 
-def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None):
-    """gymnasium.make with options; a bad option becomes a ConfigError naming the env."""
+def agent_history(agent_config) -> int:
+    """How many observations the agent reads per input (its `history` field; 1 for agents without one)."""
+    return int(getattr(agent_config, "history", 1))
+
+
+def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None, history: int = 1):
+    """gymnasium.make with options; a bad option becomes a ConfigError naming the env.
+
+    history > 1: wrapped in HistoryObservation, windows of the last `history` observations
+    (what an agent with that `history` reads, in training, evaluation and play alike)."""
     kwargs = dict(env_kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
@@ -555,7 +570,15 @@ def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None):
         raise ConfigError(f"cannot make {env_id} with options {env_kwargs}: {error}") from None
     except gymnasium.error.Error as error:
         raise ConfigError(f"cannot make {env_id}: {error}") from None
-    return IsSuccess(env) if env_id in GOAL_ENVS else env  # evaluation reads success from info["is_success"]
+    env = IsSuccess(env) if env_id in GOAL_ENVS else env  # evaluation reads success from info["is_success"]
+    if history > 1:
+        from rl_scratch.envs.history import HistoryObservation
+
+        try:
+            env = HistoryObservation(env, history)
+        except ValueError as error:
+            raise ConfigError(f"cannot read {env_id} with history={history}: {error}") from None
+    return env
 
 
 def format_value(value) -> str:

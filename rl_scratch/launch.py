@@ -21,6 +21,8 @@ from rl_scratch.config import ConfigError
 from rl_scratch.runs import RunFolderError
 from rl_scratch.target import Target
 from rl_scratch.trainer import Trainer, TrainerState
+from rl_scratch.checkpoints import load_checked
+from rl_scratch.validate import check_memory
 
 
 def command_line(argv: list[str]) -> str:
@@ -53,8 +55,25 @@ def _flags(args) -> dict:
     return flags
 
 
+def _check_buildable(agent_name: str, values: dict, env, what: str) -> None:
+    """Refuse, before building anything, an agent that would not fit in memory or cannot learn from `env`."""
+    try:
+        check_memory(agent_name, values, env.observation_space, env.action_space, what)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if agent_name == "supervised":
+        # The supervised agent learns labels: a dataset() of the env, or info["label"] on each step.
+        _, info = env.reset(seed=0)
+        if not callable(getattr(env.unwrapped, "dataset", None)) and "label" not in info:
+            raise ConfigError(f"supervised learns labelled examples, and {env.spec.id if env.spec else env} has "
+                              "none (no dataset(), no info['label']): use an RL agent (--agent ppo, dqn, "
+                              "qlearning, ...) or a labelled env (Iris, NextToken)")
+
+
 def _build_agent(resolved: cfg.ResolvedConfig, env):
     s = resolved.settings
+    _check_buildable(s.agent, dataclasses.asdict(resolved.agent_config), env,
+                     f"{s.agent} with these hyperparameters")
     try:
         return resolved.agent_cls(env.observation_space, env.action_space, resolved.agent_config, seed=s.seed)
     except (ValueError, NotImplementedError) as error:
@@ -70,7 +89,8 @@ def make_eval_env(settings: cfg.TrainSettings, agent):
     sees raise ConfigError now rather than at the first evaluation."""
     from rl_scratch.agents.checkpoint import ensure_compatible
 
-    env = cfg.make_env(settings.env, {**settings.env_kwargs, **settings.eval_env_kwargs})
+    env = cfg.make_env(settings.env, {**settings.env_kwargs, **settings.eval_env_kwargs},
+                       history=cfg.agent_history(agent.config))
     try:
         ensure_compatible(agent, env)
     except ValueError as error:
@@ -84,7 +104,7 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
     file_values = cfg.load_config_file(args.config) if args.config else {}
     resolved = cfg.resolve(_flags(args), file_values, file_name=args.config or "config file")
     s = resolved.settings
-    env = cfg.make_env(s.env, s.env_kwargs)
+    env = cfg.make_env(s.env, s.env_kwargs, history=cfg.agent_history(resolved.agent_config))
     try:
         agent = _build_agent(resolved, env)
         target = Target.of_env(env)
@@ -175,7 +195,7 @@ def _fresh_agent(folder: Path, record: dict, settings: cfg.TrainSettings):
         config = agent_cls.Config(**values)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{source} is damaged: {settings.agent} hyperparameters: {error}") from None
-    env = cfg.make_env(settings.env, settings.env_kwargs)
+    env = cfg.make_env(settings.env, settings.env_kwargs, history=cfg.agent_history(config))
     try:
         return agent_cls(env.observation_space, env.action_space, config, seed=settings.seed)
     except (ValueError, NotImplementedError) as error:
@@ -205,7 +225,6 @@ def _read_state(folder: Path) -> TrainerState:
 
 def resume_run(args, argv) -> tuple[Trainer, str]:
     from rl_scratch.agents.checkpoint import ensure_compatible
-    from rl_scratch.agents.registry import load_agent
 
     for key in _FIXED_ON_RESUME:
         if getattr(args, key) is not None:
@@ -226,10 +245,7 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
     if restart:
         agent = _fresh_agent(folder, record, settings)
     else:
-        try:
-            agent = load_agent(checkpoint)
-        except (OSError, ValueError, KeyError) as error:
-            raise ConfigError(f"cannot resume from {checkpoint}: {error}") from None
+        agent = load_checked(checkpoint, settings.agent)
     for key in ("steps", "episodes", "eval_every", "eval_episodes", "checkpoint_every", "stop_at_target"):
         value = getattr(args, key)
         if value is not None:
@@ -242,7 +258,7 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
                 raise ConfigError(f"--{unit} is the new total and must exceed the {done} {unit} already done")
             raise ConfigError(f"{folder} already trained its {total} {unit}; pass --{unit} with a larger total "
                               f"(e.g. --{unit} {2 * total}) to continue")
-    env = cfg.make_env(settings.env, settings.env_kwargs)
+    env = cfg.make_env(settings.env, settings.env_kwargs, history=cfg.agent_history(agent.config))
     try:
         ensure_compatible(agent, env)
         target = Target.of_env(env)

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rl_scratch import attention_view
 from rl_scratch import config as cfg
 from rl_scratch import runs
+from rl_scratch.checkpoints import load_checked
 from rl_scratch.config import ConfigError
 from rl_scratch.console import EXIT_USAGE, Parser, error_line
 from rl_scratch.extras import MissingExtra, import_extra
@@ -54,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="gymnasium.make option, repeatable (with --env)")
     p.add_argument("--no-overlay", action="store_true", help="GridWorld: do not shade values or draw the policy")
+    p.add_argument("--attention", action="store_true",
+                   help="attention policies: draw each head's attention weights (cells, or the past steps of a "
+                        "history window) beside or under the frame")
     text = p.add_argument_group("NextToken text generation")
     text.add_argument("--prompt", help="text to continue (default: the start of the corpus)")
     text.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
@@ -85,8 +90,6 @@ def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
 # ------------------------------------------------------------- loading
 def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[str]):
     """(agent, env id, env kwargs, checkpoint path) from a run folder or a checkpoint file."""
-    from rl_scratch.agents.registry import load_agent
-
     path = Path(path_text)
     if path.is_dir():
         candidates = ([path / runs.BEST_FILE] if checkpoint == "best" else []) + [path / runs.CHECKPOINT_FILE]
@@ -99,10 +102,9 @@ def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[
     else:
         raise ConfigError(f"{path} does not exist (expected a run folder or a .npz checkpoint)")
 
-    try:
-        agent = load_agent(ckpt)
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"cannot load {ckpt}: {error}") from None
+    record = runs.read_json(config_path) if env_name is None and config_path.exists() else None
+    expected = record.get("agent") if record is not None else None
+    agent = load_checked(ckpt, expected if isinstance(expected, str) else None)
     if env_name is not None:
         # The env table's options for this agent's input (GridWorld: obs_mode), then the user's.
         env_id = cfg.resolve_env_id(env_name)
@@ -110,9 +112,8 @@ def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[
         kind = getattr(agent.config, "policy", None) or "tabular"
         env_kwargs = {**table.env_kwargs, **table.input_env_kwargs.get(kind, {}), **table.eval_env_kwargs,
                       **cfg.parse_env_kwargs(cfg.parse_assignments(env_kwarg, "--env-kwarg"))}
-    elif config_path.exists():
-        record = runs.read_json(config_path)
-        if "env" not in record:
+    elif record is not None:
+        if not isinstance(record.get("env"), str):
             raise ConfigError(f"{config_path} names no env; pass --env")
         env_id = record["env"]
         env_kwargs = {**record.get("env_kwargs", {}), **record.get("eval_env_kwargs", {})}
@@ -169,6 +170,9 @@ def generate_text(agent, env, prompt: str | None, length: int, temperature: floa
     tokenizer, context = base.tokenizer, base.context
     if prompt is None:
         prompt = tokenizer.decode(base.dataset("train")[:context])
+    if not prompt:
+        raise ConfigError("--prompt is empty: give at least one character to continue, or leave --prompt out "
+                          "to start from the corpus")
     try:
         ids = list(tokenizer.encode(prompt))
     except ValueError as error:
@@ -204,7 +208,8 @@ def play(args) -> int:
         if reason is not None:
             raise ConfigError(f"no display to show the episodes on ({reason}); record them instead: "
                               f"python -m rl_scratch.play {shlex.quote(args.path)} --record episodes.gif (or .mp4)")
-    env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array")
+    env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array",
+                       history=cfg.agent_history(agent.config))
     try:
         ensure_compatible(agent, env)
     except ValueError as error:
@@ -223,7 +228,7 @@ def play(args) -> int:
 
     base = env.unwrapped
     if hasattr(base, "set_overlay") and not args.no_overlay:
-        probe = cfg.make_env(env_id, env_kwargs)
+        probe = cfg.make_env(env_id, env_kwargs, history=cfg.agent_history(agent.config))
         values, policy = grid_values_and_policy(agent, probe)
         probe.close()
         base.set_overlay(values, policy)
@@ -231,12 +236,19 @@ def play(args) -> int:
     window = None if record is not None else FrameWindow(f"rl-scratch: {agent.name} on {env_id}", fps)
     frames: list[np.ndarray] = []
     returns = []
+
+    def attended(frame, obs):
+        """The frame, with --attention the policy's attention on `obs` drawn beside or under it."""
+        if not args.attention:
+            return frame
+        return attention_view.draw(frame, agent.attention_weights(obs), env, cfg.agent_history(agent.config))
+
     for episode in range(args.episodes):
         obs, _ = env.reset(seed=args.seed if episode == 0 else None)
         if episode == 0:
             env.action_space.seed(args.seed)
         total, length, done = 0.0, 0, False
-        frame = env.render()
+        frame = attended(env.render(), obs)
         while True:
             if window is not None:
                 window.show(frame)
@@ -248,7 +260,7 @@ def play(args) -> int:
             total += float(reward)
             length += 1
             done = terminated or truncated
-            frame = env.render()
+            frame = attended(env.render(), obs)
         if window is None:
             frames.extend([frame] * max(1, int(fps // 2)))  # hold the last frame half a second
         returns.append(total)

@@ -88,6 +88,7 @@ class Trainer:
         self.target = target
         self.state = state
         self.render_every = render_every
+        self.history = cfg.agent_history(agent.config)
         self.eval_env = eval_env
         self.eval_seed = settings.seed + EVAL_SEED_OFFSET
         self.metrics = runs.CsvLog(folder / runs.METRICS_FILE, runs.METRIC_COLUMNS)
@@ -117,9 +118,9 @@ class Trainer:
         self.envs_made += 1
         s = self.settings
         if self.render_every and self.envs_made == 1:
-            env = cfg.make_env(s.env, s.env_kwargs, render_mode="rgb_array")
+            env = cfg.make_env(s.env, s.env_kwargs, render_mode="rgb_array", history=self.history)
             return RenderEvery(env, self.render_every, f"rl-scratch: training {s.agent} on {s.env}")
-        return cfg.make_env(s.env, s.env_kwargs)
+        return cfg.make_env(s.env, s.env_kwargs, history=self.history)
 
     def log_to_tensorboard(self, log_dir: str) -> None:
         """Mirror every metrics.csv and evaluations.csv row into TensorBoard event files in log_dir."""
@@ -250,6 +251,8 @@ class Trainer:
             fault = self._disk_message(error)
         finally:
             self.progress.close(self.agent.steps)
+        if fault is None:
+            fault = self._log_undelivered()
         interrupted = signals.first is not None
         with signals.phase("final"), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if fault is None:
@@ -265,6 +268,23 @@ class Trainer:
                 raise TrainingFault(fault)
             say(final_report(summary, self.target, self.state, self.folder, interrupted))
         return exit_code(signals.first) if interrupted else 0
+
+    def _log_undelivered(self) -> str | None:
+        """Log the episodes the agent finished but has not handed to the callback yet.
+
+        A stop in the middle of a rollout (PPO, A2C) leaves the rollout's later
+        episodes waiting for the next learn(); a learn() of zero steps hands them
+        over, so metrics.csv holds every episode the checkpoint counts. Returns a
+        fault message, or None.
+        """
+        def log_only(record):
+            self.metrics.write({**record, "wall_time": round(self.elapsed(), 3)})
+        try:
+            with self.signals.phase("final"), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                self.agent.learn(self.make_env, 0, callback=log_only)
+        except DiskWriteError as error:
+            return self._disk_message(error)
+        return None
 
     def close(self) -> None:
         self.metrics.close()
@@ -332,7 +352,8 @@ class Trainer:
         try:
             with self.signals.phase("abort"):
                 held_out = evaluation_report(
-                    self.agent, lambda: cfg.make_env(s.env, {**s.env_kwargs, **s.eval_env_kwargs}))
+                    self.agent, lambda: cfg.make_env(s.env, {**s.env_kwargs, **s.eval_env_kwargs},
+                                                     history=self.history))
         except Interrupted:
             held_out = None
         if held_out is not None:
