@@ -114,6 +114,10 @@ def print_list() -> None:
             tuned = cfg.tuned_hyperparameters(name, env_id)
             if tuned:
                 lines.append(f"      tuned for {cfg.display_name(env_id)}: {cfg.describe_values(tuned)}")
+            attention = cfg.tuned_hyperparameters(name, env_id, "attention")
+            if attention:
+                lines.append(f"      tuned for {cfg.display_name(env_id)} with --policy attention: "
+                             f"{cfg.describe_values(attention)}")
     say("\n".join(lines))
 
 
