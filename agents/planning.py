@@ -93,11 +93,13 @@ def tabular_model(P) -> TabularModel:
     return TabularModel(prob, next_state, reward, continues)
 
 
-def value_iteration(model: TabularModel, gamma: float, tol: float = 1e-10, max_iterations: int = 100_000):
+def value_iteration(model: TabularModel, gamma: float, tol: float = 1e-10, max_iterations: int = 100_000,
+                    changes: list | None = None):
     """Optimal (V, Q, greedy policy, iterations) by repeated Bellman optimality backups.
 
     Stops when a sweep changes V by less than tol * (1 - gamma) / (2 gamma), which bounds
     the greedy policy's value error by tol (Williams & Baird); with gamma = 1 by tol.
+    `changes`, when given, receives each sweep's max |V_new - V| (the convergence curve).
 
         >>> import gymnasium as gym
         >>> model = tabular_model(get_transition_model(gym.make("FrozenLake-v1", is_slippery=False)))
@@ -114,6 +116,8 @@ def value_iteration(model: TabularModel, gamma: float, tol: float = 1e-10, max_i
         new_values = q.max(axis=1)
         delta = np.abs(new_values - values).max()
         values = new_values
+        if changes is not None:
+            changes.append(float(delta))
         if delta < threshold:
             break
     else:
@@ -123,11 +127,13 @@ def value_iteration(model: TabularModel, gamma: float, tol: float = 1e-10, max_i
     return values, q, q.argmax(axis=1), iteration
 
 
-def finite_horizon_value_iteration(model: TabularModel, horizon: int, gamma: float = 1.0):
+def finite_horizon_value_iteration(model: TabularModel, horizon: int, gamma: float = 1.0,
+                                   changes: list | None = None):
     """Optimal values with `horizon` steps left: `horizon` backups from V = 0.
 
     Returns (V, Q, policy) for the first step of an episode of at most `horizon` steps
     (with gamma=1 and reward 1 at a goal, V(start) is the best success probability).
+    `changes`, when given, receives each backup's max |V_new - V|.
 
         >>> import gymnasium as gym
         >>> model = tabular_model(get_transition_model(gym.make("FrozenLake-v1")))
@@ -139,6 +145,8 @@ def finite_horizon_value_iteration(model: TabularModel, horizon: int, gamma: flo
     values = np.zeros(model.n_states)
     for _ in range(horizon):
         q = model.backup(values, gamma)
+        if changes is not None:
+            changes.append(float(np.abs(q.max(axis=1) - values).max()))
         values = q.max(axis=1)
     return values, q, q.argmax(axis=1)
 
@@ -161,8 +169,10 @@ def policy_evaluation(model: TabularModel, policy: np.ndarray, gamma: float) -> 
     return np.linalg.solve(np.eye(model.n_states) - gamma * transition, r_pi)
 
 
-def policy_iteration(model: TabularModel, gamma: float, max_iterations: int = 1000):
+def policy_iteration(model: TabularModel, gamma: float, max_iterations: int = 1000, changes: list | None = None):
     """Optimal (V, Q, policy, iterations): evaluate the policy exactly, improve greedily, until stable.
+
+    `changes`, when given, receives each iteration's max |V_pi_new - V_pi| (0 for the first).
 
         >>> import gymnasium as gym
         >>> model = tabular_model(get_transition_model(gym.make("FrozenLake-v1", is_slippery=False)))
@@ -172,8 +182,12 @@ def policy_iteration(model: TabularModel, gamma: float, max_iterations: int = 10
     if not 0 <= gamma < 1:
         raise ValueError(f"policy iteration needs gamma in [0, 1) so evaluation has a unique solution, got {gamma}")
     policy = np.zeros(model.n_states, dtype=np.int64)
+    previous = None
     for iteration in range(1, max_iterations + 1):
         values = policy_evaluation(model, policy, gamma)
+        if changes is not None:
+            changes.append(0.0 if previous is None else float(np.abs(values - previous).max()))
+        previous = values
         q = model.backup(values, gamma)
         # Keep the current action unless another is strictly better: avoids cycling between ties.
         current = q[np.arange(model.n_states), policy]
@@ -220,13 +234,15 @@ class ValueIteration(Agent):
         self.policy = np.zeros(self.n_states, dtype=np.int64)
         self.steps = self.episodes = self.iterations = 0
         self.solved = False
+        # max |V change| of each sweep of the last learn(): the convergence plot's data (not checkpointed)
+        self.sweep_changes: list[float] = []
 
     def _solve(self, model: TabularModel):
         c = self.config
         if c.horizon > 0:
-            values, q, policy = finite_horizon_value_iteration(model, c.horizon, c.gamma)
+            values, q, policy = finite_horizon_value_iteration(model, c.horizon, c.gamma, self.sweep_changes)
             return values, q, policy, c.horizon
-        return value_iteration(model, c.gamma, c.tol, c.max_iterations)
+        return value_iteration(model, c.gamma, c.tol, c.max_iterations, self.sweep_changes)
 
     def learn(self, env, total_steps: int = 0, callback=None, progress_bar: bool = False):
         """Solve the env's model (an env or a function that makes one; no env steps: `total_steps`,
@@ -248,6 +264,7 @@ class ValueIteration(Agent):
         if (model.n_states, model.n_actions) != (self.n_states, self.n_actions):
             raise ValueError(f"the env's model has {model.n_states} states and {model.n_actions} actions; "
                              f"this agent was built for {self.n_states} and {self.n_actions}")
+        self.sweep_changes = []
         self.values, self.q_values, self.policy, self.iterations = self._solve(model)
         self.solved = True
         return self
@@ -288,4 +305,4 @@ class PolicyIteration(ValueIteration):
     def _solve(self, model: TabularModel):
         if self.config.horizon > 0:
             raise ValueError("policy_iteration solves infinite-horizon problems; use value_iteration for horizon > 0")
-        return policy_iteration(model, self.config.gamma, min(self.config.max_iterations, 10_000))
+        return policy_iteration(model, self.config.gamma, min(self.config.max_iterations, 10_000), self.sweep_changes)

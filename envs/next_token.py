@@ -50,10 +50,12 @@ class CharTokenizer:
         known = codes < len(self._lookup)
         ids[known] = self._lookup[codes[known]]
         if (ids < 0).any():
-            pos = int(np.argmax(ids < 0))
+            positions = np.flatnonzero(ids < 0)
+            unknown = "".join(dict.fromkeys(text[int(p)] for p in positions))
             raise ValueError(
-                f"character {text[pos]!r} at position {pos} is not in the tokenizer's vocabulary "
-                f"of {self.vocab_size} characters: {''.join(self.chars)!r}"
+                f"{len(unknown)} character{'s' if len(unknown) > 1 else ''} not in the tokenizer's vocabulary: "
+                f"{', '.join(map(repr, unknown))} (first at position {int(positions[0])}); "
+                f"its {self.vocab_size} characters are {''.join(self.chars)!r}"
             )
         return ids
 

@@ -133,7 +133,8 @@ def _row_numbers(n_rows: int) -> np.ndarray:
 
 def _reduce(loss: np.ndarray, reduction: str):
     if reduction == "mean":
-        return np.add.reduce(loss, axis=None) * (1.0 / max(loss.size, 1))
+        # the scale in the loss's own dtype: NumPy 1.x makes float32 scalar * Python float a float64
+        return np.add.reduce(loss, axis=None) * loss.dtype.type(1.0 / max(loss.size, 1))
     if reduction == "sum":
         return loss.sum()
     if reduction == "none":
@@ -182,7 +183,8 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
         return _soft_cross_entropy(logits, one_hot, reduction, label_smoothing)
     shifted, exp_shifted, totals = _softmax_parts(z)
     per_item = np.log(totals).ravel() - shifted.ravel()[picked]
-    scale = 1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0  # d(loss) / d(each item's loss)
+    # d(loss) / d(each item's loss), in the loss's dtype (NumPy 1.x: float32 scalar * Python float is float64)
+    scale = per_item.dtype.type(1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0)
     loss = per_item.reshape(target.shape) if reduction == "none" else np.add.reduce(per_item, axis=None) * scale
     out = Tensor._result(np.asarray(loss), (logits,), "cross_entropy")
     if out.requires_grad:

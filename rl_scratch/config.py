@@ -247,6 +247,20 @@ def tuned_envs(agent_name: str) -> list[str]:
     return sorted({key[1] for key in TUNED if key[0] == agent_name})
 
 
+# What other libraries (Stable-Baselines3 first) call our hyperparameters, for "did you mean".
+SYNONYMS = {"learning_rate": "lr", "discount": "gamma", "discount_factor": "gamma", "net_arch": "hidden",
+            "hidden_sizes": "hidden", "exploration_initial_eps": "epsilon_start",
+            "exploration_final_eps": "epsilon_end", "num_envs": "n_envs", "clip_coef": "clip_range",
+            "ent_coeff": "ent_coef", "vf_coeff": "vf_coef", "update_epochs": "n_epochs"}
+
+
+def did_you_mean(key: str, fields) -> str:
+    """" (did you mean lr?)" for a mistyped or foreign hyperparameter name, else ""."""
+    guesses = [SYNONYMS[key]] if SYNONYMS.get(key) in fields else []
+    guesses += [m for m in difflib.get_close_matches(key, list(fields), n=2, cutoff=0.6) if m not in guesses]
+    return f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
+
+
 def config_fields(config_cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(config_cls)}
 
@@ -474,8 +488,8 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
     def apply(layer: dict, source: str, from_text: bool):
         for key, value in layer.items():
             if key not in fields:
-                raise ConfigError(f"{source}: {agent_name} has no hyperparameter {key!r}; valid: "
-                                  f"{', '.join(fields)}")
+                raise ConfigError(f"{source}: {agent_name} has no hyperparameter {key!r}{did_you_mean(key, fields)}; "
+                                  f"valid: {', '.join(fields)}")
             default = field_default(fields[key])
             values[key] = parse_text(value, default, key) if from_text else check_value(value, default, key, source)
             sources[key] = source
@@ -595,13 +609,20 @@ def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None, hist
     return env
 
 
+def format_value(value) -> str:
+    """A hyperparameter as the command line writes it: 64,64 for sizes, 0.001 for floats."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:g}"
+    return str(value)
+
+
 def describe_hyperparameters(config) -> str:
     """One line: lr=0.001 gamma=0.99 hidden=64,64 ..."""
-    def show(value):
-        if isinstance(value, tuple):
-            return ",".join(map(str, value))
-        if isinstance(value, float) and math.isfinite(value):
-            return f"{value:g}"
-        return str(value)
+    return describe_values(dataclasses.asdict(config))
 
-    return " ".join(f"{k}={show(v)}" for k, v in dataclasses.asdict(config).items())
+
+def describe_values(values: dict) -> str:
+    """key=value pairs in the command line's notation (format_value)."""
+    return " ".join(f"{k}={format_value(v)}" for k, v in values.items())

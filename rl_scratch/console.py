@@ -104,8 +104,13 @@ def final_report(summary: dict, target, state, folder, interrupted: bool) -> str
     target: a `rl_scratch.target.Target`; state: the run's TrainerState (best and target steps).
     """
     steps, wall = summary["steps"], summary["wall_time_s"]
-    lines = [f"\n{'Stopped' if interrupted else 'Finished'}: {steps} steps, {summary['episodes']} episodes "
-             f"in {wall:.1f} s ({steps / max(wall, 1e-9):.0f} steps/s overall)"]
+    if summary.get("sweeps") is not None:  # a planner solves the env's model and takes no env steps
+        lines = [f"\nPlanned in {summary['sweeps']} sweeps of the env's model in {wall:.2f} s (no env steps)"]
+    else:
+        lines = [f"\n{'Stopped' if interrupted else 'Finished'}: {steps} steps, {summary['episodes']} episodes "
+                 f"in {wall:.1f} s ({steps / max(wall, 1e-9):.0f} steps/s overall)"]
+        if summary.get("overshoot") and not interrupted:
+            lines.append(summary["overshoot"])
     final = summary.get("final")
     if final is not None:
         line = (f"Final policy ({final['n']} deterministic episodes): mean return {final['mean']:.3f} "

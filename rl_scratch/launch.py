@@ -7,13 +7,15 @@ step, and raised as ConfigError (one line, exit code 2).
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import math
 import os
 import shlex
+import sys
 from pathlib import Path
 
+import rl_scratch
 from rl_scratch import config as cfg
+from rl_scratch.agents.planning import ValueIteration
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
 from rl_scratch.runs import RunFolderError
@@ -23,15 +25,16 @@ from rl_scratch.checkpoints import load_checked, logged_episodes
 from rl_scratch.validate import check_memory
 
 
-def _version() -> str | None:
-    try:
-        return importlib.metadata.version("rl-scratch")
-    except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
-        return None
-
-
 def command_line(argv: list[str]) -> str:
-    return "python -m rl_scratch.train " + " ".join(shlex.quote(a) for a in argv)
+    """The command as the user typed it: through the `rl-scratch-train` script or `python -m`."""
+    started_as = Path(sys.argv[0]).name
+    if started_as == "rl-scratch-train":
+        program = started_as
+    elif started_as == "__main__.py" and Path(sys.argv[0]).parent.name == "rl_scratch":
+        program = "python -m rl_scratch train"
+    else:
+        program = "python -m rl_scratch.train"
+    return " ".join([program, *(shlex.quote(a) for a in argv)])
 
 
 def _flags(args) -> dict:
@@ -118,7 +121,7 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
     # takes it away again, so no half-made run is left behind.
     try:
         record = {**resolved.to_json(), "command": command_line(argv), "optimum": target.optimum,
-                  "reward_threshold": target.threshold, "rl_scratch_version": _version()}
+                  "reward_threshold": target.threshold, "rl_scratch_version": rl_scratch.__version__}
         try:
             runs.atomic_write_json(folder / runs.CONFIG_FILE, record)
         except OSError as error:
@@ -131,8 +134,11 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
     budget = f"{s.steps} steps" if s.steps is not None else f"{s.episodes} episodes"
     if s.steps is not None and s.episodes is not None:
         budget += f" or {s.episodes} episodes"
-    header = (f"Training {s.agent} on {s.env}" + (f" {s.env_kwargs}" if s.env_kwargs else "")
-              + f" for {budget}, seed {s.seed}\n"
+    what = f"Training {s.agent} on {s.env}" + (f" {s.env_kwargs}" if s.env_kwargs else "") + f" for {budget}"
+    if isinstance(agent, ValueIteration):  # it solves the env's model: no env steps, so no budget
+        what = (f"Planning with {s.agent} on {s.env}" + (f" {s.env_kwargs}" if s.env_kwargs else "")
+                + ": sweeps over its transition model until the values converge (no env steps)")
+    header = (f"{what}, seed {s.seed}\n"
               f"  hyperparameters: {cfg.describe_hyperparameters(resolved.agent_config)}\n"
               + "".join(f"    set by {source}: {', '.join(keys)}\n" for source, keys in _by_source(resolved).items())
               + f"  run folder: {folder}")

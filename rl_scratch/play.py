@@ -26,9 +26,10 @@ from rl_scratch import runs
 from rl_scratch.checkpoints import load_checked
 from rl_scratch.config import ConfigError
 from rl_scratch.console import EXIT_USAGE, Parser, error_line
+from rl_scratch.extras import MissingExtra, import_extra
 from rl_scratch.runs import RunFolderError
 from rl_scratch.runtime import configure_for_small_networks
-from rl_scratch.window import FrameWindow
+from rl_scratch.window import FrameWindow, missing_display
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -48,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--stochastic", dest="deterministic", action="store_false",
                       help="sample actions as in training")
     p.add_argument("--seed", type=int, default=0, help="seed of the episodes (default 0)")
-    p.add_argument("--record", metavar="FILE", help="write the frames to FILE (.gif; .mp4 needs imageio-ffmpeg) "
-                                                    "instead of opening a window")
+    p.add_argument("--record", metavar="FILE", help="write the frames to FILE instead of opening a window (no display "
+                                                    "needed): .gif, or .mp4 with the video extra "
+                                                    "(pip install -e '.[video]')")
     p.add_argument("--env", help="env for a checkpoint without a config.json beside it (short name or id)")
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="gymnasium.make option, repeatable (with --env)")
@@ -123,33 +125,33 @@ def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[
 
 # ------------------------------------------------------------- writing
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """GIF through Pillow (a core dependency); MP4 (H.264) through the optional [video] extra."""
     if path.suffix.lower() == ".gif":
         from PIL import Image
 
         images = [Image.fromarray(frame) for frame in frames]
         images[0].save(path, save_all=True, append_images=images[1:], duration=max(20, round(1000 / fps)), loop=0)
         return
-    import imageio_ffmpeg
-
-    height, width = frames[0].shape[:2]
-    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps)
-    writer.send(None)
-    for frame in frames:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
+    imageio = import_extra("imageio.v2", "video", "--record .mp4")
+    # H.264 wants even frame sides: a block size of 2 pads odd sizes by one pixel instead of
+    # imageio's default of rescaling every frame to a multiple of 16.
+    with imageio.get_writer(path, format="FFMPEG", fps=fps, macro_block_size=2) as writer:
+        for frame in frames:
+            writer.append_data(frame)
 
 
 def check_record_path(path: Path) -> None:
+    """Everything about --record that can be wrong, found before any episode is played."""
     suffix = path.suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
         raise ConfigError(f"--record {path}: unsupported file type {suffix or '(none)'!r}; use .gif "
-                          "(or .mp4 with imageio-ffmpeg installed)")
+                          "(or .mp4 with the video extra)")
     if suffix == ".mp4":
         try:
-            import imageio_ffmpeg  # noqa: F401
-        except ImportError:
-            raise ConfigError(f"--record {path}: writing .mp4 needs the imageio-ffmpeg package "
-                              "(pip install imageio-ffmpeg); record a .gif instead") from None
+            import_extra("imageio", "video", f"--record {path}")
+            import_extra("imageio_ffmpeg", "video", f"--record {path}")  # the ffmpeg binary imageio writes with
+        except MissingExtra as error:
+            raise ConfigError(f"{error}; or record a .gif") from None
     if not path.parent.exists():
         raise ConfigError(f"--record {path}: folder {path.parent} does not exist")
 
@@ -174,7 +176,8 @@ def generate_text(agent, env, prompt: str | None, length: int, temperature: floa
     try:
         ids = list(tokenizer.encode(prompt))
     except ValueError as error:
-        raise ConfigError(f"--prompt: {error}") from None
+        raise ConfigError(f"--prompt: {error}; leave them out, or train on a corpus that has them "
+                          "(train --corpus FILE)") from None
     if callable(getattr(agent, "generate", None)):
         text = agent.generate(prompt, length, temperature, rng)
         return text if text.startswith(prompt) else prompt + text
@@ -200,6 +203,11 @@ def play(args) -> int:
     agent, env_id, env_kwargs, ckpt = load(args.path, args.checkpoint, args.env, args.env_kwarg)
     configure_for_small_networks()
     is_text = env_id.endswith("NextToken-v0") or args.prompt is not None
+    if record is None and not is_text:
+        reason = missing_display()
+        if reason is not None:
+            raise ConfigError(f"no display to show the episodes on ({reason}); record them instead: "
+                              f"python -m rl_scratch.play {shlex.quote(args.path)} --record episodes.gif (or .mp4)")
     env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array",
                        history=cfg.agent_history(agent.config))
     try:

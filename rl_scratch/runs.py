@@ -8,7 +8,7 @@ A run folder (`runs/<env>-<agent>-<timestamp>/`) holds
     checkpoint.npz       the latest agent (saved periodically and at the end)
     best.npz             the agent with the best periodic evaluation so far
     trainer_state.json   what `--resume` needs beyond the agent: best score, wall time
-    learning_curve.png   return vs steps
+    learning_curve.png   return vs steps (a planner: its value change per sweep)
     eval.json            the final evaluation summary
 
 Every file that is rewritten goes through a temporary file and `os.replace`, so a
@@ -260,12 +260,7 @@ def smooth(values: list[float], window: int) -> list[float]:
 def plot_learning_curve(path, metrics: dict, evaluations: dict, title: str,
                         target: float | None = None, target_label: str | None = None) -> None:
     """Episode return vs env steps: raw (faint), smoothed, evaluation points, and a dashed target line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    fig, ax = _new_figure()
     steps, returns = metrics.get("step", []), metrics.get("return", [])
     if returns:
         window = max(1, min(100, len(returns) // 20))
@@ -282,10 +277,43 @@ def plot_learning_curve(path, metrics: dict, evaluations: dict, title: str,
         ax.text(0.5, 0.5, "no finished episodes yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
+    _save_figure(fig, ax, path, title, legend_loc="lower right")
+
+
+def plot_value_convergence(path, changes: list[float], title: str) -> None:
+    """A planner's learning curve: the largest value change of each sweep, on a log axis."""
+    fig, ax = _new_figure()
+    sweeps = list(range(1, len(changes) + 1))
+    positive = [(k, c) for k, c in zip(sweeps, changes) if c > 0]  # a log axis cannot show an exact 0
+    if positive:
+        ax.semilogy(*zip(*positive), "o-", color="tab:blue", markersize=3, linewidth=1.5,
+                    label=f"max |V(s) change| in the sweep ({len(changes)} sweeps"
+                          + (", the last changed nothing)" if changes[-1] == 0 else ")"))
+    if not positive:
+        ax.text(0.5, 0.5, "converged in the first sweep", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("sweep over the env's model")
+    ax.set_ylabel("largest value change")
+    _save_figure(fig, ax, path, title, legend_loc="upper right")
+
+
+def _new_figure():
+    """A figure and axes on the off-screen Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(8, 4.5), dpi=100)
+
+
+def _save_figure(fig, ax, path, title: str, legend_loc: str) -> None:
+    """Title, grid and legend, then an atomic PNG write; the figure is closed either way."""
+    import matplotlib.pyplot as plt
+
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc=legend_loc, fontsize=8)
     fig.tight_layout()
     try:
         with atomic_open(path) as f:

@@ -18,9 +18,11 @@ once (still saving); `rl_scratch.signals` says what happens when.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from rl_scratch import config as cfg
+from rl_scratch import tensorboard
 from rl_scratch.config import ConfigError
 from rl_scratch.console import EXIT_USAGE, Parser, error_line, say
 from rl_scratch.launch import resume_run, start_new_run
@@ -28,6 +30,7 @@ from rl_scratch.runs import RunFolderError, discard_new_run
 from rl_scratch.runtime import configure_for_small_networks
 from rl_scratch.signals import Interrupted, StopSignals, exit_code, signal_name
 from rl_scratch.trainer import TrainingFault
+from rl_scratch.window import missing_display
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--policy", help="network of a network agent: mlp, attention (GridWorld cells as tokens), "
                                        "or gpt (supervised on text); default: per env, see --list")
     what.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
-                      help="gymnasium.make option, repeatable (e.g. obs_mode=coords, slip_prob=0.1)")
+                      help="gymnasium.make option, repeatable (e.g. obs_mode=coords, slip_prob=0.1). A custom "
+                           "GridWorld map is desc= rows of S start, G goal, . floor, # wall, H pit, as a JSON list: "
+                           "--env-kwarg 'desc=[\"S..\", \".#.\", \"..G\"]'")
     what.add_argument("--corpus", metavar="FILE",
                       help="NextToken: train on this UTF-8 text file instead of the bundled corpus")
     what.add_argument("--config", metavar="FILE", help="TOML or JSON file with the same keys as a run's "
@@ -82,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", metavar="DIR", help="run folder (default: runs/<env>-<agent>-<timestamp>)")
     out.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint.npz "
                                                          "(optimizer, schedules, counters, exploration restored)")
+    out.add_argument("--tensorboard", metavar="DIR",
+                     help="also write metrics.csv's and evaluations.csv's scalars as TensorBoard event files in DIR "
+                          "(the tensorboard extra: pip install -e '.[tensorboard]'); view with tensorboard --logdir DIR")
     out.add_argument("--render", action="store_true", help="show training episodes in a pygame window")
     out.add_argument("--render-every", type=int, default=10, metavar="N",
                      help="with --render: show every N-th training episode (default 10)")
@@ -109,13 +117,12 @@ def print_list() -> None:
             tuned = cfg.tuned_hyperparameters(name, env_id)
             budget = cfg.tuned_budget(name, env_id)
             if tuned or budget:
-                lines.append(f"      tuned for {cfg.display_name(env_id)}: "
-                             + " ".join(f"{k}={v}" for k, v in tuned.items())
+                lines.append(f"      tuned for {cfg.display_name(env_id)}: {cfg.describe_values(tuned)}"
                              + (f" (budget {budget} steps)" if budget else ""))
             attention = cfg.tuned_hyperparameters(name, env_id, "attention")
             if attention:
                 lines.append(f"      tuned for {cfg.display_name(env_id)} with --policy attention: "
-                             + " ".join(f"{k}={v}" for k, v in attention.items()))
+                             f"{cfg.describe_values(attention)}")
     say("\n".join(lines))
 
 
@@ -131,7 +138,21 @@ def main(argv: list[str] | None = None) -> int:
             if args.list:
                 print_list()
                 return 0
+            if args.render and (reason := missing_display()) is not None:
+                raise ConfigError(f"--render: no display to show training episodes on ({reason}); train without "
+                                  "--render, then record the agent with play RUN --record episodes.gif")
+            if args.tensorboard is not None:
+                tensorboard.check_installed("--tensorboard")
             trainer, header = resume_run(args, argv) if args.resume else start_new_run(args, argv)
+            if args.tensorboard is not None:
+                try:
+                    trainer.log_to_tensorboard(args.tensorboard)
+                except ConfigError:
+                    trainer.close()
+                    if not args.resume:
+                        discard_new_run(trainer.folder)
+                    raise
+                header += f"\n  TensorBoard: tensorboard --logdir {shlex.quote(args.tensorboard)}"
         except (ConfigError, RunFolderError) as error:
             error_line(str(error))
             return EXIT_USAGE

@@ -27,6 +27,7 @@ from rl_scratch import config as cfg
 from rl_scratch import runs, stats
 from rl_scratch.agents import evaluation_report
 from rl_scratch.agents.common import EVAL_STEP_CAP, evaluate
+from rl_scratch.agents.planning import ValueIteration
 from rl_scratch.console import Progress, final_report, say
 from rl_scratch.nets import load_arrays
 from rl_scratch.runs import DiskWriteError
@@ -92,6 +93,7 @@ class Trainer:
         self.eval_seed = settings.seed + EVAL_SEED_OFFSET
         self.metrics = runs.CsvLog(folder / runs.METRICS_FILE, runs.METRIC_COLUMNS)
         self.evaluations = runs.CsvLog(folder / runs.EVALUATIONS_FILE, runs.EVAL_COLUMNS)
+        self.tensorboard = None  # a TensorBoardLog mirroring both CSVs, with --tensorboard
         self.recent = collections.deque(maxlen=20)
         self.signals = StopSignals()  # replaced by run()'s
         self.progress: Progress | None = None
@@ -120,12 +122,24 @@ class Trainer:
             return RenderEvery(env, self.render_every, f"rl-scratch: training {s.agent} on {s.env}")
         return cfg.make_env(s.env, s.env_kwargs, history=self.history)
 
+    def log_to_tensorboard(self, log_dir: str) -> None:
+        """Mirror every metrics.csv and evaluations.csv row into TensorBoard event files in log_dir."""
+        from rl_scratch.tensorboard import TensorBoardLog
+
+        try:
+            self.tensorboard = TensorBoardLog(log_dir)
+        except OSError as error:
+            raise cfg.ConfigError(f"--tensorboard {log_dir}: cannot write there ({error.strerror or error})") from None
+
     # ---------------------------------------------------------- callback
     def on_episode(self, record: dict):
         loss = record.get("loss")
         if isinstance(loss, float) and not math.isfinite(loss):
             raise Diverged(f"the loss became {loss}")
-        self.metrics.write({**record, "wall_time": round(self.elapsed(), 3)})
+        row = {**record, "wall_time": round(self.elapsed(), 3)}
+        self.metrics.write(row)
+        if self.tensorboard is not None:
+            self.tensorboard.episode(row)
         self.recent.append(record["return"])
         self.progress.update(record, float(np.mean(self.recent)))
         step = record["step"]
@@ -148,10 +162,12 @@ class Trainer:
         result = evaluate(self.agent, self.eval_env, episodes, seed=self.eval_seed)
         step, mean = self.agent.steps, result["mean_return"]
         self.last_eval = (step, result)
-        self.evaluations.write({"step": step, "episode": episode, "mean_return": mean,
-                                "std_return": result["std_return"], "success_rate": result.get("success_rate"),
-                                "wall_time": round(self.elapsed(), 3)})
+        row = {"step": step, "episode": episode, "mean_return": mean, "std_return": result["std_return"],
+               "success_rate": result.get("success_rate"), "wall_time": round(self.elapsed(), 3)}
+        self.evaluations.write(row)
         self.evaluations.flush()
+        if self.tensorboard is not None:
+            self.tensorboard.evaluation(row)
         note = ""
         if self.state.best_return is None or mean > self.state.best_return:
             self.state.best_return, self.state.best_step = mean, step
@@ -274,6 +290,8 @@ class Trainer:
     def close(self) -> None:
         self.metrics.close()
         self.evaluations.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         self.eval_env.close()
 
     def _kept(self) -> str:
@@ -309,6 +327,8 @@ class Trainer:
         self.write_state()
         summary = {
             "env": s.env, "agent": s.agent, "steps": int(self.agent.steps), "episodes": int(self.agent.episodes),
+            "sweeps": int(self.agent.iterations) if isinstance(self.agent, ValueIteration) else None,
+            "overshoot": self.overshoot(),
             "wall_time_s": round(wall, 3), "interrupted": interrupted, "deterministic": True,
             "eval_episodes": s.eval_episodes, "final_eval_episodes": s.final_eval_episodes or s.eval_episodes,
             "eval_seed": self.eval_seed,
@@ -349,9 +369,31 @@ class Trainer:
             raise DiskWriteError(getattr(error, "filename", None) or self.folder / runs.SUMMARY_FILE, error) from None
         return summary
 
+    def overshoot(self) -> str | None:
+        """One line saying why the run went past its budget, or None when it stopped on it."""
+        s, agent = self.settings, self.agent
+        past = [f"{done} {unit} for a budget of {budget}" for done, unit, budget in
+                ((agent.steps, "steps", s.steps), (agent.episodes, "episodes", s.episodes))
+                if budget is not None and done > budget]
+        if not past:
+            return None
+        config = dataclasses.asdict(agent.config)
+        if config.get("n_envs", 1) > 1:
+            why = (f"{agent.name} steps its {config['n_envs']} envs together and stops at a rollout boundary, so "
+                   f"steps come in multiples of {config['n_envs']} and episodes the other envs finish meanwhile count")
+        elif "batch_size" in config:
+            why = f"{agent.name} takes its steps {config['batch_size']} examples at a time and stops after a whole batch"
+        else:
+            why = f"{agent.name} stops only between its updates"
+        return f"Ran {' and '.join(past)}: {why}."
+
     def plot(self) -> None:
         self.metrics.flush()
         s = self.settings
+        if isinstance(self.agent, ValueIteration):  # no episodes to plot: how the values converged instead
+            runs.plot_value_convergence(self.folder / runs.CURVE_FILE, self.agent.sweep_changes,
+                                        f"{s.agent} on {cfg.display_name(s.env)}: value convergence")
+            return
         runs.plot_learning_curve(self.folder / runs.CURVE_FILE, runs.read_csv(self.folder / runs.METRICS_FILE),
                                  runs.read_csv(self.folder / runs.EVALUATIONS_FILE),
                                  f"{s.agent} on {cfg.display_name(s.env)} (seed {s.seed})", self.target.value,

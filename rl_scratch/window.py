@@ -5,10 +5,49 @@ Both sit above this module; neither imports the other.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import gymnasium
 import numpy as np
 
 from rl_scratch.envs._render import Window, import_pygame
+
+
+# SDL's drivers that draw into memory: a window on them shows nothing and raises nothing.
+HEADLESS_DRIVERS = ("offscreen", "dummy")
+
+
+def missing_display() -> str | None:
+    """Why no window can be seen here (no display, and SDL found no video device or fell back to
+    drawing into memory), or None when one can.
+
+    A driver chosen with SDL_VIDEODRIVER is taken as meant (tests run on "dummy" on purpose).
+    """
+    if os.environ.get("SDL_VIDEODRIVER"):
+        return None
+    pygame = import_pygame()
+    # SDL writes its failed probes (e.g. "XDG_RUNTIME_DIR is invalid") straight to file
+    # descriptor 2; the one line the user gets is ours.
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        pygame.display.init()
+        driver = pygame.display.get_driver()
+    except pygame.error as error:
+        driver, reason = None, f"SDL found no video device ({error})"
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        pygame.display.quit()
+    if driver is not None:
+        if driver not in HEADLESS_DRIVERS:
+            return None
+        reason = f"SDL fell back to its {driver} driver"
+    unset = [name for name in ("DISPLAY", "WAYLAND_DISPLAY") if not os.environ.get(name)]
+    return reason + (f"; {' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} unset" if unset else "")
 
 
 class FrameWindow:

@@ -229,7 +229,8 @@ def _corrupt_run(workdir: Path) -> str:
     (lambda d: ["--env", "Pendulum-v1", "--agent", "dqn"], "Discrete action spaces"),
     (lambda d: ["--env", "GridWorld", "--out", _file_in_the_way(d)], "cannot write to output folder"),
     (lambda d: ["--resume", _corrupt_run(d)], "corrupt or truncated"),
-    (lambda d: ["--env", "GridWorld", "--set", "learning_rate=0.1"], "no hyperparameter 'learning_rate'; valid: "),
+    (lambda d: ["--env", "GridWorld", "--set", "learning_rate=0.1"],
+     "no hyperparameter 'learning_rate' (did you mean lr?); valid: "),
 ], ids=["unknown-env", "unknown-agent", "negative-steps", "box-actions", "unwritable-out", "corrupt-resume",
         "unknown-hyperparameter"])
 def test_bad_input_is_one_error_line_and_exit_code_2(workdir, make_args, message):

@@ -101,7 +101,7 @@ def test_toml_config_file(tmp_path):
 
 @pytest.mark.parametrize("text, problem", [
     ('env = "GridWorld"\nlearning_rate = 0.1\n', "unknown key.*valid keys: env"),
-    ('env = "GridWorld"\n[hyperparameters]\nlearning_rate = 0.1\n', "no hyperparameter 'learning_rate'; valid: "),
+    ('env = "GridWorld"\n[hyperparameters]\nlearning_rate = 0.1\n', r"no hyperparameter 'learning_rate' \(did you mean lr\?\); valid: "),
     ('env = "GridWorld"\n[hyperparameters]\nhidden = "wide"\n', "comma-separated list"),
     ('env = "GridWorld"\nsteps = "many"\n', "steps='many' is not an integer"),
     ("env = [", "does not parse"),

@@ -45,9 +45,13 @@ def test_tokenizer_round_trip():
 
 def test_tokenizer_errors():
     tok = CharTokenizer("abc")
-    with pytest.raises(ValueError, match=r"character 'z' at position 2 is not in the tokenizer's vocabulary"):
+    with pytest.raises(ValueError, match=r"1 character not in the tokenizer's vocabulary: 'z' \(first at position 2\)"):
         tok.encode("abzc")
-    with pytest.raises(ValueError, match=r"character '€'"):
+    # every unknown character is named once, in order, beside the vocabulary
+    with pytest.raises(ValueError, match=r"2 characters not in the tokenizer's vocabulary: 'Z', 'e' \(first at "
+                                         r"position 0\); its 3 characters are 'abc'"):
+        tok.encode("ZebZa")
+    with pytest.raises(ValueError, match=r"'€'"):
         tok.encode("€")  # code point beyond the lookup table
     with pytest.raises(ValueError, match=r"token id 3 is outside the vocabulary \[0, 3\)"):
         tok.decode([0, 3])
