@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 
 from rl_scratch import nets  # noqa: E402
 from rl_scratch.nets import F  # noqa: E402
-from rl_scratch.train import keep_freed_memory  # noqa: E402
+from rl_scratch.runtime import keep_freed_memory  # noqa: E402
 
 SHAPES = [  # (layer sizes, batch size, target ours/torch)
     ([4, 64, 64, 3], 32, 0.5),

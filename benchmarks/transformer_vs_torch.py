@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 
 from rl_scratch.nets import Adam, no_grad  # noqa: E402
 from rl_scratch.nets.transformer import GPTConfig, TinyGPT  # noqa: E402
-from rl_scratch.train import keep_freed_memory  # noqa: E402
+from rl_scratch.runtime import keep_freed_memory  # noqa: E402
 
 CONFIG = GPTConfig(vocab_size=65, context=32, dim=64, n_heads=4, n_layers=1)
 BATCH = 32

@@ -23,23 +23,18 @@ import numpy as np
 from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
+from rl_scratch.console import EXIT_USAGE, Parser, error_line
 from rl_scratch.runs import RunFolderError
-from rl_scratch.envs._render import Window, import_pygame
+from rl_scratch.runtime import configure_for_small_networks
+from rl_scratch.window import FrameWindow
 
-EXIT_USAGE = 2
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write(f"error: {message} (see --help)\n")
-        sys.exit(EXIT_USAGE)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m rl_scratch.play",
-                description="Render a trained agent's episodes (pygame window), record them to a GIF, "
-                            "or generate text on NextToken.")
+    p = Parser(prog="python -m rl_scratch.play",
+               description="Render a trained agent's episodes (pygame window), record them to a GIF, "
+                           "or generate text on NextToken.")
     p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", help="a run folder or an agent .npz checkpoint")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="for a run folder: best.npz (default, falls back to the last) or checkpoint.npz")
@@ -63,27 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--temperature", type=float, default=1.0,
                       help="sampling temperature; 0 picks the most likely character (default 1.0)")
     return p
-
-
-# ---------------------------------------------------------------- window
-class FrameWindow:
-    """Shows (H, W, 3) uint8 frames at `fps` in the envs' own pygame window (opened on the first
-    frame; closing it sets `closed_by_user`, and callers stop drawing)."""
-
-    def __init__(self, title: str, fps: float):
-        self.window, self.fps = Window(title), fps
-
-    @property
-    def closed_by_user(self) -> bool:
-        return self.window.closed_by_user
-
-    def show(self, frame: np.ndarray) -> None:
-        if frame is not None and not self.window.closed_by_user:
-            pygame = import_pygame()
-            self.window.show(pygame.surfarray.make_surface(frame.transpose(1, 0, 2)), self.fps)
-
-    def close(self) -> None:
-        self.window.close()
 
 
 # ------------------------------------------------------------- overlay
@@ -238,7 +212,6 @@ def generate_text(agent, env, prompt: str | None, length: int, temperature: floa
 # ---------------------------------------------------------------- main
 def play(args) -> int:
     from rl_scratch.agents.checkpoint import ensure_compatible
-    from rl_scratch.train import keep_freed_memory, limit_blas_threads
 
     if args.episodes < 1:
         raise ConfigError(f"--episodes must be a positive integer, got {args.episodes}")
@@ -248,8 +221,7 @@ def play(args) -> int:
     if record is not None:
         check_record_path(record)
     agent, env_id, env_kwargs, ckpt = load(args.path, args.checkpoint, args.env, args.env_kwarg)
-    limit_blas_threads()
-    keep_freed_memory()
+    configure_for_small_networks()
     is_text = env_id.endswith("NextToken-v0") or args.prompt is not None
     env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array")
     try:
@@ -321,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return play(args)
     except (ConfigError, RunFolderError) as error:
-        sys.stderr.write(f"error: {error}\n")
+        error_line(str(error))
         return EXIT_USAGE
 
 

@@ -8,7 +8,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 # The suite trains small networks: a multithreaded BLAS only adds thread wake-ups (and on a
 # busy 2-core machine, long stalls). The CLI does the same for its runs.
-from rl_scratch.train import keep_freed_memory, limit_blas_threads  # noqa: E402
+from rl_scratch.runtime import keep_freed_memory, limit_blas_threads  # noqa: E402
 
 limit_blas_threads()
 keep_freed_memory()

@@ -259,7 +259,7 @@ def test_play_refuses_an_unknown_video_type(run_dir, workdir):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
 def test_keep_freed_memory_applies_unless_the_user_set_malloc_variables(monkeypatch):
-    from rl_scratch.train import keep_freed_memory
+    from rl_scratch.runtime import keep_freed_memory
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
     assert keep_freed_memory() is False

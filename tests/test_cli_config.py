@@ -212,7 +212,7 @@ def test_grid_overlay_evaluates_a_q_network_on_onehot_cells():
 
 
 def test_planning_optimum_of_the_default_grid_and_frozenlake():
-    from rl_scratch.train import planning_optimum
+    from rl_scratch.target import planning_optimum
 
     assert planning_optimum(gymnasium.make("rl_scratch/GridWorld-v0", obs_mode="onehot")) == pytest.approx(0.93)
     # PITFALLS: 4x4 slippery FrozenLake with its 100-step limit succeeds at most 74.4% of the time.

@@ -1,0 +1,83 @@
+"""What a run aims for: the planning optimum where the env has a model, else its reward threshold."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# An evaluation reaches the optimum within float rounding of summed rewards, or, when
+# episodes differ (random starts, slippery moves), within this many standard errors:
+# the optimum is an expected return, and a finite evaluation scatters around it.
+TARGET_TOLERANCE = 1e-6
+STANDARD_ERRORS = 2.0
+
+
+def planning_optimum(env) -> float | None:
+    """The best expected undiscounted return from the start (value iteration on the env's model).
+
+    None when the env has no transition model (GridWorld's transition_model() or
+    a Toy Text env's P) or no known start distribution.
+    """
+    base = env.unwrapped
+    if not (hasattr(base, "transition_model") or hasattr(base, "P")):
+        return None
+    from rl_scratch.agents.planning import (finite_horizon_value_iteration, get_transition_model, tabular_model,
+                                            value_iteration)
+
+    model = tabular_model(get_transition_model(env))
+    horizon = env.spec.max_episode_steps if env.spec is not None else None
+    if horizon:
+        values = finite_horizon_value_iteration(model, horizon, gamma=1.0)[0]
+    else:
+        try:
+            values = value_iteration(model, gamma=1.0)[0]
+        except RuntimeError:  # no policy ends episodes surely: no finite optimum to show
+            return None
+    if hasattr(base, "start_state"):
+        return float(values[base.start_state])
+    if hasattr(base, "initial_state_distrib"):
+        return float(np.asarray(base.initial_state_distrib) @ values)
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The optimum (value iteration) if known, else the env's reward threshold, else nothing."""
+
+    optimum: float | None
+    threshold: float | None
+
+    @classmethod
+    def of_env(cls, env) -> "Target":
+        return cls(planning_optimum(env), env.spec.reward_threshold if env.spec is not None else None)
+
+    @property
+    def value(self) -> float | None:
+        return self.optimum if self.optimum is not None else self.threshold
+
+    @property
+    def name(self) -> str:
+        return "optimum" if self.optimum is not None else "reward threshold"
+
+    def describe(self) -> str:
+        """For the final report: 'optimal return 0.930 (value iteration)' or 'reward threshold 475'."""
+        return (f"optimal return {self.optimum:.3f} (value iteration)" if self.optimum is not None
+                else f"reward threshold {self.threshold:g}")
+
+    def curve_label(self) -> str | None:
+        if self.optimum is not None:
+            return f"optimum {self.optimum:.3f} (value iteration)"
+        if self.threshold is not None:
+            return f"reward threshold {self.threshold:g}"
+        return None
+
+    def reached_by(self, result: dict) -> bool:
+        """Mean return at the reward threshold, or at the optimum up to evaluation noise."""
+        if self.value is None:
+            return False
+        margin = TARGET_TOLERANCE
+        if self.optimum is not None:
+            margin = max(margin, STANDARD_ERRORS * result["std_return"] / math.sqrt(len(result["returns"])))
+        return result["mean_return"] >= self.value - margin
