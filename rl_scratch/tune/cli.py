@@ -248,7 +248,7 @@ class Workers:
         else:
             text = (trial.user_attrs.get("invalid") or _pruned_text(trial.user_attrs.get("pruned_at"))
                     or trial.user_attrs.get("error", "")) + f" ({seconds:.1f} s)"
-        _say(f"trial {trial.number} {state}: {text} | {report._params_text(self.plan, trial)}")
+        _say(f"trial {trial.number} {state}: {text} | {report.params_text(self.plan, trial)}")
 
     def work(self, worker: WorkerState) -> None:
         while not self.stop.is_set():
@@ -353,9 +353,11 @@ def run_study(setup: Setup) -> int:
     best = report.best_trial(study)
     lines = [f"Report: {plan.folder / report.REPORT_FILE}"]
     if best is not None:
-        lines += [f"Best: trial {best.number}, final evaluation {best.value:.6g}: {report._params_text(plan, best)}",
-                  f"Train with it: python -m rl_scratch.train --config {shlex.quote(str(plan.folder / report.BEST_FILE))}",
-                  "Retrain a trial: " + report.tune_command(plan, setup.study_name, setup.storage_flag, " --trial N", setup.out_flag)]
+        best_toml = shlex.quote(str(plan.folder / report.BEST_FILE))
+        retrain_any = report.tune_command(plan, setup.study_name, setup.storage_flag, " --trial N", setup.out_flag)
+        lines += [f"Best: trial {best.number}, final evaluation {best.value:.6g}: {report.params_text(plan, best)}",
+                  f"Train with it: python -m rl_scratch.train --config {best_toml}",
+                  f"Retrain a trial: {retrain_any}"]
     if interrupted:
         lines.append("Stopped; run the same command again to resume the study.")
     _say("\n".join(lines))

@@ -77,7 +77,7 @@ def _duration(trial) -> str:
     return f"{seconds:.1f}" if seconds is not None else ""
 
 
-def _params_text(plan: StudyPlan, trial) -> str:
+def params_text(plan: StudyPlan, trial) -> str:
     if not trial.params:
         return ""
     try:
@@ -139,7 +139,7 @@ def write_report(plan: StudyPlan, study, study_name: str, where: str, storage_fl
               "|---|---|---|---|---|---|"]
     for t in trials:
         value = f"{t.value:.4g}" if t.state == optuna.trial.TrialState.COMPLETE else ""
-        lines.append(f"| {t.number} | {t.state.name.lower()} | {value} | {_duration(t)} | {_params_text(plan, t)} "
+        lines.append(f"| {t.number} | {t.state.name.lower()} | {value} | {_duration(t)} | {params_text(plan, t)} "
                      f"| {_note(t).replace('|', '/')} |")
     path = plan.folder / REPORT_FILE
     _write(path, "\n".join(lines) + "\n")
@@ -201,7 +201,7 @@ def plot_importance(plan: StudyPlan, study, study_name: str) -> Path:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "too few trials" notes: the plot title says how many
                 importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
-        except (ValueError, RuntimeError, ZeroDivisionError) as error:  # e.g. every completed trial has the same parameters
+        except (ValueError, RuntimeError, ZeroDivisionError) as error:  # e.g. all trials with the same parameters
             why = f"not computable yet ({error})"
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.4 * len(importances) + 1)), dpi=100)
     if importances:
@@ -222,7 +222,7 @@ def plot_importance(plan: StudyPlan, study, study_name: str) -> Path:
 
 def write_all(plan: StudyPlan, study, study_name: str, where: str, storage_flag: str | None,
               out_flag: str | None = None) -> list[Path]:
-    paths = [write_report(plan, study, study_name, where, storage_flag, out_flag), plot_history(plan, study, study_name),
-             plot_importance(plan, study, study_name)]
+    paths = [write_report(plan, study, study_name, where, storage_flag, out_flag),
+             plot_history(plan, study, study_name), plot_importance(plan, study, study_name)]
     best = write_best(plan, study, study_name)
     return paths + ([best] if best else [])
