@@ -4,8 +4,13 @@ Layout of a checkpoint file (written atomically by `nets.save_arrays`):
 
     __meta__          uint8 array of UTF-8 JSON: format_version, agent, config,
                       observation_space, action_space, state (counters, RNG state, ...)
-    <name>            every other key is an array: network weights (`net.*`),
-                      optimizer state (`optim.*`), Q-tables, replay buffer (`buffer.*`)
+    <name>            every other key is an array, named after the agent attribute it
+                      belongs to: network weights (`q_net.layers.0.weight`), optimizer
+                      state (`optimizer.m.0`), Q-tables, the replay buffer (`buffer.obs`)
+
+What an agent's checkpoint holds is its declared `saved` attributes
+(agents/base.py); `save_agent` and `load_agent_checkpoint` below are the one
+implementation of saving and loading them, by kind of value.
 
 Spaces are stored as JSON descriptions (`space_to_json`) so a checkpoint can be
 rebuilt without the env, and compared with a live env (`ensure_compatible`).
@@ -22,7 +27,7 @@ from gymnasium import spaces
 
 from rl_scratch.nets import load_arrays, save_arrays
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one entry per declared agent attribute (Agent.saved)
 META_KEY = "__meta__"
 
 
@@ -154,27 +159,100 @@ def load_checkpoint(path, agent_name: str) -> tuple[dict, dict]:
 
 
 def rebuild_agent(cls, path):
-    """A fresh `cls` agent with the checkpoint's spaces and config, plus the file's meta and arrays
-    (each agent's `load` then restores its own weights and state from them)."""
+    """A fresh `cls` agent with the checkpoint's spaces and config, plus the file's meta and arrays."""
     meta, arrays = load_checkpoint(path, cls.name)
-    agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
-                config_from_dict(cls.Config, meta["config"]))
+    try:
+        config = config_from_dict(cls.Config, meta["config"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{os.fspath(path)}: checkpoint config is invalid ({error})") from None
+    agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]), config)
     return agent, meta, arrays
 
 
-def prefixed(prefix: str, arrays: dict) -> dict:
-    """{'w': a} -> {'prefix.w': a}, for storing several state dicts in one file."""
-    return {f"{prefix}.{k}": v for k, v in arrays.items()}
+# ------------------------------------------------- declared agent state
+# Each agent declares the attributes its checkpoint holds (`Agent.saved`); these two
+# functions store and restore them by kind, so no agent writes its own save/load:
+#   ndarray             -> an array entry named after the attribute (restored in place, shape checked)
+#   numpy Generator     -> its bit generator state, as JSON
+#   object with state_dict()/load_state_dict() (networks, optimizers, buffers) -> its
+#                          state, arrays under "<attribute>.<key>"
+#   dict / list / tuple -> walked the same way; anything else must be a JSON value
+ARRAY_TAG, RNG_TAG, STATE_TAG = "__array__", "__rng__", "__state__"
 
 
-def unprefixed(prefix: str, arrays: dict) -> dict:
-    start = len(prefix) + 1
-    return {k[start:]: v for k, v in arrays.items() if k.startswith(prefix + ".")}
+def encode_value(value, key: str, arrays: dict):
+    """A JSON-serializable form of `value`; arrays go into `arrays` under names starting with `key`."""
+    if isinstance(value, np.ndarray):
+        arrays[key] = value
+        return {ARRAY_TAG: key}
+    if isinstance(value, np.random.Generator):
+        return {RNG_TAG: value.bit_generator.state}
+    if callable(getattr(value, "state_dict", None)):
+        return {STATE_TAG: encode_value(value.state_dict(), key, arrays)}
+    if isinstance(value, dict):
+        return {str(k): encode_value(v, f"{key}.{k}", arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode_value(v, f"{key}.{i}", arrays) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} {key!r} in a checkpoint: use arrays or JSON values")
 
 
-def rng_state(rng: np.random.Generator) -> dict:
-    return rng.bit_generator.state
+def decode_value(encoded, arrays: dict):
+    """The inverse of `encode_value`: arrays read back, generator states as {RNG_TAG: state} dicts."""
+    if isinstance(encoded, dict):
+        if ARRAY_TAG in encoded:
+            return arrays[encoded[ARRAY_TAG]]
+        if RNG_TAG in encoded:
+            return encoded
+        if STATE_TAG in encoded:
+            return decode_value(encoded[STATE_TAG], arrays)
+        return {k: decode_value(v, arrays) for k, v in encoded.items()}
+    if isinstance(encoded, list):
+        return [decode_value(v, arrays) for v in encoded]
+    return encoded
 
 
-def restore_rng(rng: np.random.Generator, state: dict) -> None:
-    rng.bit_generator.state = state
+def restore_value(owner, name: str, encoded, arrays: dict) -> None:
+    """Put a decoded attribute back into `owner` the way its current value is restored."""
+    current = getattr(owner, name)
+    value = decode_value(encoded, arrays)
+    if isinstance(current, np.random.Generator):
+        current.bit_generator.state = value[RNG_TAG]
+    elif callable(getattr(current, "load_state_dict", None)):
+        current.load_state_dict(value)
+    elif isinstance(current, np.ndarray):
+        value = np.asarray(value)
+        if value.shape != current.shape:
+            raise ValueError(f"{name} has shape {value.shape}, expected {current.shape}")
+        current[...] = value
+    elif isinstance(encoded, dict) and STATE_TAG in encoded:
+        raise ValueError(f"{name} is saved as a state object, but this agent has none")
+    else:
+        setattr(owner, name, value)
+
+
+def save_agent(agent, path) -> None:
+    """Checkpoint `agent`: its declared attributes (`agent.checkpoint_fields()`), config and spaces."""
+    arrays: dict = {}
+    state = {name: encode_value(getattr(agent, name), name, arrays) for name in agent.checkpoint_fields()}
+    save_checkpoint(path, agent.name, agent.config, agent.observation_space, agent.action_space, state, arrays)
+
+
+def load_agent_checkpoint(cls, path):
+    """A `cls` agent rebuilt from its checkpoint; anything that does not fit its config raises ValueError."""
+    agent, meta, arrays = rebuild_agent(cls, path)
+    state = meta["state"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{os.fspath(path)}: checkpoint state is not a JSON object (corrupt or hand-edited file)")
+    try:
+        for name in cls.saved:
+            if name in state:
+                restore_value(agent, name, state[name], arrays)
+            elif name not in cls.optional:
+                raise KeyError(name)
+    except (KeyError, ValueError, TypeError, IndexError) as error:
+        raise ValueError(f"{os.fspath(path)}: checkpoint does not match its own config ({error})") from None
+    return agent

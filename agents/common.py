@@ -85,13 +85,30 @@ class ObsEncoder:
         if array.shape != self.raw_shape:
             raise ValueError(f"expected one observation of shape {self.raw_shape} from {self.space!r}, "
                              f"got shape {array.shape}")
+        if not np.isfinite(array).all():
+            raise ValueError(f"observation {np.asarray(obs).tolist()} is not finite (NaN or inf): not a point of "
+                             f"{self.space!r}; check the env or the wrapper that produced it")
         return array.reshape((1,) + self.shape)
+
+    def many(self, observations) -> np.ndarray:
+        """A batch of observations (validated like `one`, each) as network inputs (B, *shape)."""
+        return np.concatenate([self.one(o) for o in observations]) if len(observations) else \
+            np.zeros((0, *self.shape), dtype=np.float32)
 
     def batch(self, obs) -> np.ndarray:
         if self.discrete:
             return self._eye[np.asarray(obs) - self.start]
         array = np.asarray(obs, dtype=np.float32)
         return array.reshape((array.shape[0],) + self.shape)
+
+
+def is_batch(space, obs) -> bool:
+    """Whether `obs` is a batch of observations of `space` rather than one (for `predict`)."""
+    array = np.asarray(obs)
+    if isinstance(space, spaces.Discrete):
+        return array.ndim >= 1
+    shape = tuple(getattr(space, "shape", None) or ())
+    return array.ndim == len(shape) + 1 and array.shape[1:] == shape
 
 
 # --------------------------------------------------------------- schedules
@@ -149,6 +166,12 @@ def sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarr
     cdf = probs.cumsum(axis=-1)
     u = rng.random((logits.shape[0], 1)) * cdf[:, -1:]
     return np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+
+
+def categorical_log_probs(logits: np.ndarray) -> np.ndarray:
+    """log_softmax over the last axis, on plain arrays (inference)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def categorical_log_prob(logits: Tensor, actions: np.ndarray) -> Tensor:

@@ -22,9 +22,9 @@ import numpy as np
 from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
-from .checkpoint import prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
+from .base import Agent
 from .common import ObsEncoder, Schedule, check_total_steps, require_discrete_actions, seed_env
-from .policies import POLICIES, build_network, copy_weights
+from .policies import build_network, check_policy, copy_weights
 from .replay import ReplayBuffer
 
 MAX_SAVED_BUFFER_BYTES = 100 * 2**20
@@ -76,8 +76,7 @@ class DQNConfig:
     """attention policy: number of encoder layers"""
 
     def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        check_policy(self.policy)
         if not 0 < self.tau <= 1:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
@@ -102,9 +101,11 @@ def dqn_loss(q_values: Tensor, actions: np.ndarray, targets: np.ndarray, delta: 
     return F.huber_loss(taken, targets.astype(q_values.dtype, copy=False), delta=delta)
 
 
-class DQN:
+class DQN(Agent):
     name = "dqn"
     Config = DQNConfig
+    saved = ("q_net", "target_net", "optimizer", "buffer", "steps", "episodes", "updates", "rng", "last_loss")
+    optional = ("buffer",)  # left out above MAX_SAVED_BUFFER_BYTES: a resumed run then refills it
 
     def __init__(self, observation_space, action_space, config: DQNConfig | None = None, seed: int = 0):
         self.config = c = config if config is not None else self.Config()
@@ -131,11 +132,15 @@ class DQN:
     def q_values(self, features: np.ndarray) -> np.ndarray:
         return self.q_net.predict(features)
 
-    def act(self, obs, deterministic: bool = False) -> int:
+    def act(self, obs, deterministic: bool = False, rng: np.random.Generator | None = None) -> int:
         features = self.encoder.one(obs)
-        if not deterministic and self.rng.random() < self.epsilon:
-            return int(self.rng.integers(self.n_actions))
+        rng = self.rng if rng is None else rng
+        if not deterministic and rng.random() < self.epsilon:
+            return int(rng.integers(self.n_actions))
         return int(self.q_values(features)[0].argmax())
+
+    def action_values(self, observations) -> np.ndarray:
+        return self.q_values(self.encoder.many(observations))
 
     def update(self) -> float:
         """One gradient step on a replay batch; returns the loss."""
@@ -197,29 +202,7 @@ class DQN:
         return self
 
     # ------------------------------------------------------------ persistence
-    def save(self, path) -> None:
-        save_buffer = self.buffer.nbytes <= MAX_SAVED_BUFFER_BYTES
-        arrays = {**prefixed("net", self.q_net.state_dict()), **prefixed("target", self.target_net.state_dict()),
-                  **prefixed("optim", self.optimizer.state_dict())}
-        if save_buffer:
-            arrays.update(prefixed("buffer", self.buffer.state_arrays()))
-        state = {"steps": self.steps, "episodes": self.episodes, "updates": self.updates,
-                 "rng": rng_state(self.rng), "buffer_saved": save_buffer, "last_loss": self.last_loss}
-        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space, state, arrays)
-
-    @classmethod
-    def load(cls, path):
-        agent, meta, arrays = rebuild_agent(cls, path)
-        try:
-            agent.q_net.load_state_dict(unprefixed("net", arrays))
-            agent.target_net.load_state_dict(unprefixed("target", arrays))
-            agent.optimizer.load_state_dict(unprefixed("optim", arrays))
-            if meta["state"]["buffer_saved"]:
-                agent.buffer.load_state_arrays(unprefixed("buffer", arrays))
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
-        state = meta["state"]
-        agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
-        agent.last_loss = state["last_loss"]
-        restore_rng(agent.rng, state["rng"])
-        return agent
+    def checkpoint_fields(self) -> tuple[str, ...]:
+        if self.buffer.nbytes <= MAX_SAVED_BUFFER_BYTES:
+            return self.saved
+        return tuple(name for name in self.saved if name != "buffer")

@@ -39,10 +39,10 @@ class RunningMeanStd:
         scaled = (x - self.mean) / np.sqrt(self.var + self.epsilon)
         return np.clip(scaled, -self.clip, self.clip).astype(np.float32)
 
-    def state_arrays(self) -> dict:
+    def state_dict(self) -> dict:
         return {"mean": self.mean.copy(), "var": self.var.copy(), "count": np.array(self.count)}
 
-    def load_state_arrays(self, arrays: dict) -> None:
+    def load_state_dict(self, arrays: dict) -> None:
         mean, var = np.asarray(arrays["mean"]), np.asarray(arrays["var"])
         if mean.shape != self.mean.shape or var.shape != self.var.shape:
             raise ValueError(f"normalizer statistics have shape {mean.shape}, expected {self.mean.shape}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checkpoint import rebuild_agent, save_checkpoint
+from .base import Agent
 from .common import require_discrete_actions, require_discrete_observations
 
 
@@ -142,10 +142,11 @@ def policy_iteration(model: TabularModel, gamma: float, max_iterations: int = 10
 
 
 # ------------------------------------------------------------------ agents
-class ValueIteration:
+class ValueIteration(Agent):
     """A planner with the agent interface: `learn` reads the env's model and solves it exactly."""
 
     name = "value_iteration"
+    saved = ("values", "q_values", "policy", "iterations", "solved")
 
     @dataclass
     class Config:
@@ -190,7 +191,7 @@ class ValueIteration:
         self.solved = True
         return self
 
-    def act(self, obs, deterministic: bool = True) -> int:
+    def act(self, obs, deterministic: bool = True, rng: np.random.Generator | None = None) -> int:
         if not self.solved:
             raise RuntimeError(f"{self.name} has no policy yet: call learn(make_env) first")
         state = int(obs)
@@ -198,17 +199,17 @@ class ValueIteration:
             raise ValueError(f"observation {obs!r} is not a state of {self.observation_space!r}")
         return int(self.policy[state])
 
-    def save(self, path) -> None:
-        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space,
-                        {"iterations": int(self.iterations), "solved": self.solved},
-                        {"values": self.values, "q_values": self.q_values, "policy": self.policy})
+    def _states(self, observations) -> list[int]:
+        states = [int(o) for o in observations]
+        if any(not 0 <= s < self.n_states or s != o for s, o in zip(states, observations)):
+            raise ValueError(f"observations {list(observations)!r} are not all states of {self.observation_space!r}")
+        return states
 
-    @classmethod
-    def load(cls, path):
-        agent, meta, arrays = rebuild_agent(cls, path)
-        agent.values, agent.q_values, agent.policy = arrays["values"], arrays["q_values"], arrays["policy"]
-        agent.iterations, agent.solved = meta["state"]["iterations"], meta["state"]["solved"]
-        return agent
+    def state_values(self, observations) -> np.ndarray:
+        return self.values[self._states(observations)]
+
+    def action_values(self, observations) -> np.ndarray:
+        return self.q_values[self._states(observations)]
 
 
 class PolicyIteration(ValueIteration):

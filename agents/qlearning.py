@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checkpoint import rebuild_agent, restore_rng, rng_state, save_checkpoint
+from .base import Agent
 from .common import (Schedule, check_total_steps, greedy, require_discrete_actions,
                      require_discrete_observations, seed_env)
 
@@ -56,9 +56,10 @@ class QLearningConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
-class QLearning:
+class QLearning(Agent):
     name = "qlearning"
     Config = QLearningConfig
+    saved = ("q_table", "steps", "episodes", "rng")
     on_policy = False  # SARSA bootstraps from the action it takes next
 
     def __init__(self, observation_space, action_space, config: QLearningConfig | None = None, seed: int = 0):
@@ -88,11 +89,15 @@ class QLearning:
             raise ValueError(f"observation {obs!r} is not a state of {self.observation_space!r}")
         return state
 
-    def act(self, obs, deterministic: bool = False) -> int:
+    def act(self, obs, deterministic: bool = False, rng: np.random.Generator | None = None) -> int:
         state = self._state(obs)
-        if not deterministic and self.rng.random() < self.epsilon:
-            return int(self.rng.integers(self.n_actions))
-        return greedy(self.q_table[state], self.rng)
+        rng = self.rng if rng is None else rng
+        if not deterministic and rng.random() < self.epsilon:
+            return int(rng.integers(self.n_actions))
+        return greedy(self.q_table[state], rng)
+
+    def action_values(self, observations) -> np.ndarray:
+        return self.q_table[[self._state(o) for o in observations]]
 
     def _explore(self, row: list, epsilon: float) -> int:
         """Epsilon-greedy on one Q-table row held as a Python list (list ops beat NumPy on 4 numbers)."""
@@ -149,22 +154,6 @@ class QLearning:
 
     def greedy_policy(self) -> np.ndarray:
         return self.q_table.argmax(axis=1)
-
-    def save(self, path) -> None:
-        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space,
-                        {"steps": self.steps, "episodes": self.episodes, "rng": rng_state(self.rng)},
-                        {"q_table": self.q_table})
-
-    @classmethod
-    def load(cls, path):
-        agent, meta, arrays = rebuild_agent(cls, path)
-        if arrays["q_table"].shape != agent.q_table.shape:
-            raise ValueError(f"{path}: Q-table has shape {arrays['q_table'].shape}, expected {agent.q_table.shape}")
-        agent.q_table[...] = arrays["q_table"]
-        state = meta["state"]
-        agent.steps, agent.episodes = state["steps"], state["episodes"]
-        restore_rng(agent.rng, state["rng"])
-        return agent
 
 
 class SARSA(QLearning):

@@ -25,10 +25,10 @@ import numpy as np
 from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
-from .checkpoint import prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
-from .common import (ObsEncoder, categorical_entropy, categorical_log_prob, check_total_steps, draw_seed,
-                     normalize, require_discrete_actions, sample_categorical)
-from .policies import POLICIES, build_network
+from .base import Agent
+from .common import (ObsEncoder, categorical_entropy, categorical_log_prob, categorical_log_probs, check_total_steps,
+                     draw_seed, normalize, require_discrete_actions, sample_categorical)
+from .policies import build_network, check_policy
 
 BASELINES = ("value", "mean", "none")
 
@@ -67,8 +67,7 @@ class REINFORCEConfig:
     """attention policy: number of encoder layers"""
 
     def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        check_policy(self.policy)
         if self.baseline not in BASELINES:
             raise ValueError(f"unknown baseline {self.baseline!r}; choose one of {list(BASELINES)}")
         if self.policy == "gpt" and self.baseline == "value":
@@ -113,9 +112,10 @@ def reinforce_loss(logits: Tensor, actions: np.ndarray, advantages: np.ndarray, 
     return pg_loss - entropy * ent_coef, pg_loss, entropy
 
 
-class REINFORCE:
+class REINFORCE(Agent):
     name = "reinforce"
     Config = REINFORCEConfig
+    saved = ("policy_net", "value_net", "optimizer", "steps", "episodes", "updates", "rng", "last_stats")
 
     def __init__(self, observation_space, action_space, config: REINFORCEConfig | None = None, seed: int = 0):
         self.config = c = config if config is not None else self.Config()
@@ -142,11 +142,17 @@ class REINFORCE:
     def values(self, features: np.ndarray) -> np.ndarray:
         return self.value_net.predict(features)[:, 0]
 
-    def act(self, obs, deterministic: bool = False) -> int:
+    def act(self, obs, deterministic: bool = False, rng: np.random.Generator | None = None) -> int:
         logits = self.logits(self.encoder.one(obs))
         if deterministic:
             return int(logits[0].argmax())
-        return int(sample_categorical(logits, self.rng)[0])
+        return int(sample_categorical(logits, self.rng if rng is None else rng)[0])
+
+    def state_values(self, observations) -> np.ndarray | None:
+        return None if self.value_net is None else self.values(self.encoder.many(observations))
+
+    def policy_probs(self, observations) -> np.ndarray:
+        return np.exp(categorical_log_probs(self.logits(self.encoder.many(observations))))
 
     # ---------------------------------------------------------------- update
     def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray) -> dict:
@@ -244,28 +250,3 @@ class REINFORCE:
             parts.append([x[:cut] for x in env_steps])
             carried[i] = [x[cut:] for x in env_steps]
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
-
-    # ------------------------------------------------------------ persistence
-    def save(self, path) -> None:
-        arrays = {**prefixed("policy", self.policy_net.state_dict()), **prefixed("optim", self.optimizer.state_dict())}
-        if self.value_net is not None:
-            arrays.update(prefixed("value", self.value_net.state_dict()))
-        state = {"steps": self.steps, "episodes": self.episodes, "updates": self.updates,
-                 "rng": rng_state(self.rng), "last_stats": self.last_stats}
-        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space, state, arrays)
-
-    @classmethod
-    def load(cls, path):
-        agent, meta, arrays = rebuild_agent(cls, path)
-        try:
-            agent.policy_net.load_state_dict(unprefixed("policy", arrays))
-            if agent.value_net is not None:
-                agent.value_net.load_state_dict(unprefixed("value", arrays))
-            agent.optimizer.load_state_dict(unprefixed("optim", arrays))
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
-        state = meta["state"]
-        agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
-        agent.last_stats = state["last_stats"]
-        restore_rng(agent.rng, state["rng"])
-        return agent

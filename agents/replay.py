@@ -51,12 +51,12 @@ class ReplayBuffer:
     def nbytes(self) -> int:
         return sum(getattr(self, name).nbytes for name in self.FIELDS)
 
-    def state_arrays(self) -> dict:
+    def state_dict(self) -> dict:
         """The filled part, oldest first, so a buffer of another capacity can read it back."""
         order = np.arange(self.position - self.size, self.position) % self.capacity
         return {name: getattr(self, name)[order] for name in self.FIELDS}
 
-    def load_state_arrays(self, arrays: dict) -> None:
+    def load_state_dict(self, arrays: dict) -> None:
         count = len(arrays["actions"])
         keep = min(count, self.capacity)
         for name in self.FIELDS:

@@ -21,20 +21,19 @@ and the GAE recursion is cut at either (the next stored step belongs to a new ep
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import gymnasium
 import numpy as np
 
-from rl_scratch.nets import MLP, Adam, Module, Tensor, no_grad
-from rl_scratch.nets import init as nets_init
+from rl_scratch.nets import Adam, Tensor, no_grad
 
-from .checkpoint import ensure_compatible, prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
-from .common import ObsEncoder, draw_seed, require_discrete_actions, sample_categorical
+from .base import Agent
+from .checkpoint import ensure_compatible
+from .common import ObsEncoder, categorical_log_probs, draw_seed, require_discrete_actions, sample_categorical
 from .normalize import RunningMeanStd
-from .policies import POLICIES
+from .policies import ACTOR_CRITIC_POLICIES, build_network, check_policy
 
 
 # ---------------------------------------------------------------------- GAE
@@ -93,8 +92,7 @@ class ActorCriticConfig:
     """step the envs in subprocesses (AsyncVectorEnv): worth it only for slow envs"""
 
     def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        check_policy(self.policy, ACTOR_CRITIC_POLICIES)
         if not 0 <= self.gamma <= 1:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
 
@@ -221,83 +219,7 @@ class VectorCollector:
         self.env.close()
 
 
-# ------------------------------------------------------------------ network
-def orthogonal_init(mlp: MLP, rng: np.random.Generator, hidden_gain: float, output_gain: float) -> MLP:
-    """Re-initialize an MLP's weights orthogonally, biases at zero (the PPO implementations' init)."""
-    last = len(mlp.layers) - 1
-    for i, layer in enumerate(mlp.layers):
-        gain = output_gain if i == last else hidden_gain
-        layer.weight.data[...] = nets_init.orthogonal(layer.weight.shape, rng, gain)
-        layer.bias.data[...] = 0.0
-    return mlp
-
-
-class ActorCritic(Module):
-    """Policy logits and state value from one observation batch.
-
-    policy "mlp": separate actor and critic MLPs over the flat observation, or with
-    `shared` one trunk and two linear heads. policy "attention": an AttentionEncoder
-    over (tokens, features) observations, shared by both heads. Orthogonal init:
-    gain sqrt(2) for hidden layers, 0.01 for the policy head (a near-uniform first
-    policy), 1.0 for the value head.
-    """
-
-    def __init__(self, obs_shape: tuple, n_actions: int, hidden: tuple, rng: np.random.Generator,
-                 activation: str = "tanh", shared: bool = False, policy: str = "mlp", attention_dim: int = 32,
-                 attention_heads: int = 2, attention_layers: int = 1, dtype=np.float32):
-        hidden = tuple(hidden)
-        self.encoder = None
-        if policy == "attention":
-            try:
-                from rl_scratch.nets.transformer import AttentionEncoder
-            except ImportError:
-                raise NotImplementedError("policy='attention' needs rl_scratch.nets.transformer.AttentionEncoder, "
-                                          "which this installation lacks; use policy='mlp'") from None
-            if len(obs_shape) != 2:
-                raise ValueError(f"policy='attention' needs (tokens, features) observations, got shape {obs_shape}")
-            n_tokens, n_features = obs_shape
-            self.encoder = AttentionEncoder(n_features, n_tokens, attention_dim, attention_heads, attention_layers,
-                                            rng=rng, dtype=dtype)
-            in_features = attention_dim
-        elif policy == "mlp":
-            in_features = int(np.prod(obs_shape))
-        else:
-            raise ValueError(f"unknown policy {policy!r}; choose 'mlp' or 'attention'")
-        root2 = math.sqrt(2.0)
-
-        def mlp(sizes, output_gain, output_activation=None):
-            net = MLP(sizes, activation=activation, output_activation=output_activation, rng=rng, dtype=dtype)
-            return orthogonal_init(net, rng, root2, output_gain)
-
-        self.body = None
-        if shared and hidden:
-            self.body = mlp([in_features, *hidden], root2, output_activation=activation)
-            in_features, hidden = hidden[-1], ()
-        self.actor = mlp([in_features, *hidden, n_actions], 0.01)
-        self.critic = mlp([in_features, *hidden, 1], 1.0)
-
-    def features(self, x: Tensor) -> Tensor:
-        h = self.encoder(x) if self.encoder is not None else x
-        return self.body(h) if self.body is not None else h
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(logits (B, n_actions), values (B,))."""
-        h = self.features(x)
-        values = self.critic(h)
-        return self.actor(h), values.reshape(values.shape[0])
-
-    def logits(self, x: Tensor) -> Tensor:
-        """The policy head alone (acting needs no value)."""
-        return self.actor(self.features(x))
-
-
 # -------------------------------------------------------------------- losses
-def categorical_log_probs(logits: np.ndarray) -> np.ndarray:
-    """log_softmax over the last axis, on plain arrays (inference)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def mean_entropy(logits: Tensor) -> Tensor:
     """Mean over the batch of the categorical entropy H = -sum_a p log p (one fused node).
 
@@ -347,11 +269,10 @@ def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ agents
-class ActorCriticAgent:
+class ActorCriticAgent(Agent):
     """Construction, acting and checkpoints of A2C and PPO; each defines `Config`, `update` and `learn`."""
 
-    name = ""
-    Config = None
+    saved = ("net", "optimizer", "normalizer", "steps", "episodes", "updates", "rng", "last_stats")
 
     def __init__(self, observation_space, action_space, config=None, seed: int = 0):
         self.config = c = config if config is not None else self.Config()
@@ -359,9 +280,10 @@ class ActorCriticAgent:
         self.n_actions = require_discrete_actions(action_space, self.name)
         self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
         self.rng = np.random.default_rng(seed)
-        self.net = ActorCritic(self.encoder.shape, self.n_actions, c.hidden, self.rng, activation=c.activation,
-                               shared=c.shared, policy=c.policy, attention_dim=c.attention_dim,
-                               attention_heads=c.attention_heads, attention_layers=c.attention_layers)
+        self.net = build_network(c.policy, self.encoder.shape, self.n_actions, c.hidden, self.rng,
+                                 activation=c.activation, attention_dim=c.attention_dim,
+                                 attention_heads=c.attention_heads, attention_layers=c.attention_layers,
+                                 actor_critic=True, shared=c.shared)
         self.optimizer = Adam(self.net.parameters(), lr=c.lr, eps=1e-5)
         self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
         self.steps = self.episodes = self.updates = 0
@@ -388,7 +310,7 @@ class ActorCriticAgent:
         with no_grad():
             return self.net(Tensor(features))[1].data
 
-    def act(self, obs, deterministic: bool = False) -> int:
+    def act(self, obs, deterministic: bool = False, rng: np.random.Generator | None = None) -> int:
         features = self.encoder.one(obs)
         if self.normalizer is not None:
             features = self.normalizer.normalize(features)
@@ -396,7 +318,18 @@ class ActorCriticAgent:
             logits = self.net.logits(Tensor(features)).data
         if deterministic:
             return int(logits[0].argmax())
-        return int(sample_categorical(logits, self.rng)[0])
+        return int(sample_categorical(logits, self.rng if rng is None else rng)[0])
+
+    def _features(self, observations) -> np.ndarray:
+        features = self.encoder.many(observations)
+        return features if self.normalizer is None else self.normalizer.normalize(features)
+
+    def state_values(self, observations) -> np.ndarray:
+        return self.value_of(self._features(observations))
+
+    def policy_probs(self, observations) -> np.ndarray:
+        logits, _ = self.net.predict(self._features(observations))
+        return np.exp(categorical_log_probs(logits))
 
     def collector(self, make_env) -> VectorCollector:
         """The vector env for `learn`; an env whose spaces differ from the agent's raises ValueError."""
@@ -416,28 +349,3 @@ class ActorCriticAgent:
             self.episodes += 1
             yield {"step": step, "episode": self.episodes, "return": episode_return, "length": length,
                    "lr": self.optimizer.lr, "loss": None, "entropy": None, **self.last_stats}
-
-    def save(self, path) -> None:
-        """Checkpoint: network, optimizer, normalizer statistics, counters, RNG state."""
-        arrays = {**prefixed("net", self.net.state_dict()), **prefixed("optim", self.optimizer.state_dict())}
-        if self.normalizer is not None:
-            arrays.update(prefixed("obs_norm", self.normalizer.state_arrays()))
-        state = {"steps": self.steps, "episodes": self.episodes, "updates": self.updates,
-                 "rng": rng_state(self.rng), "last_stats": self.last_stats}
-        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space, state, arrays)
-
-    @classmethod
-    def load(cls, path):
-        agent, meta, arrays = rebuild_agent(cls, path)
-        try:
-            agent.net.load_state_dict(unprefixed("net", arrays))
-            agent.optimizer.load_state_dict(unprefixed("optim", arrays))
-            if agent.normalizer is not None:
-                agent.normalizer.load_state_arrays(unprefixed("obs_norm", arrays))
-            state = meta["state"]
-            agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
-            agent.last_stats = state["last_stats"]
-            restore_rng(agent.rng, state["rng"])
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
-        return agent

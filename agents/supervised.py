@@ -36,11 +36,12 @@ from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 from rl_scratch.nets.transformer import next_token_probabilities
 
-from .checkpoint import prefixed, rebuild_agent, restore_rng, rng_state, save_checkpoint, unprefixed
-from .common import ObsEncoder, check_total_steps, require_discrete_actions, sample_categorical, seed_env
-from .policies import POLICIES, build_network
-from .rollout import categorical_log_probs
+from .base import Agent
+from .common import (ObsEncoder, categorical_log_probs, check_total_steps, require_discrete_actions, sample_categorical,
+                     seed_env)
+from .policies import POLICIES, build_network, check_policy
 
+SUPERVISED_POLICIES = ("auto", *(p for p in POLICIES if p != "attention"))  # attention reads grid observations
 MAX_CONFUSION_CLASSES = 20  # larger confusion matrices (a 65-character vocabulary) are left out of reports
 REPORT_BATCH = 256
 
@@ -75,8 +76,7 @@ class SupervisedConfig:
     """sampling temperature of that text"""
 
     def __post_init__(self):
-        if self.policy not in ("auto", *POLICIES):
-            raise ValueError(f"unknown policy {self.policy!r}; choose auto or one of {list(POLICIES)}")
+        check_policy(self.policy, SUPERVISED_POLICIES)
         for name in ("batch_size", "report_examples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -251,17 +251,16 @@ class SteppedBatches:
 
 
 # ------------------------------------------------------------------ agent
-class Supervised:
+class Supervised(Agent):
     name = "supervised"
     Config = SupervisedConfig
+    saved = ("net", "optimizer", "steps", "episodes", "updates", "rng", "last_loss", "vocabulary", "data_pass")
 
     def __init__(self, observation_space, action_space, config: SupervisedConfig | None = None, seed: int = 0):
         self.config = c = config if config is not None else self.Config()
         self.observation_space, self.action_space = observation_space, action_space
         self.n_classes = require_discrete_actions(action_space, self.name)
         self.policy = c.policy if c.policy != "auto" else self.auto_policy(observation_space, self.n_classes)
-        if self.policy == "attention":
-            raise ValueError("supervised supports policy mlp or gpt; attention is for grid observations")
         self.encoder = ObsEncoder(observation_space, self.name)
         if self.policy == "gpt" and len(observation_space.shape) != 1:
             raise ValueError(f"policy='gpt' reads a 1-D context of token ids; got {observation_space!r}")
@@ -288,11 +287,14 @@ class Supervised:
         """Class scores (B, n_classes) of a batch of encoded observations."""
         return self.net.predict(features)
 
-    def act(self, obs, deterministic: bool = False) -> int:
+    def act(self, obs, deterministic: bool = False, rng: np.random.Generator | None = None) -> int:
         logits = self.logits(self.encoder.one(obs))
         if deterministic:
             return int(logits[0].argmax())
-        return int(sample_categorical(logits, self.rng)[0])
+        return int(sample_categorical(logits, self.rng if rng is None else rng)[0])
+
+    def policy_probs(self, observations) -> np.ndarray:
+        return np.exp(categorical_log_probs(self.logits(self.encoder.many(observations))))
 
     def generate(self, prompt: str, length: int, temperature: float = 1.0,
                  rng: np.random.Generator | None = None) -> str:
@@ -399,28 +401,15 @@ class Supervised:
         return result
 
     # ---------------------------------------------------------- persistence
-    def save(self, path) -> None:
-        arrays = {**prefixed("net", self.net.state_dict()), **prefixed("optim", self.optimizer.state_dict())}
-        cursor = None
+    @property
+    def data_pass(self) -> dict | None:
+        """The pass over a training set in progress (shuffled order, position), for checkpoints."""
         if isinstance(self.batches, ArrayBatches) and len(self.batches.order):
-            arrays["data.order"], cursor = self.batches.order, self.batches.cursor
-        state = {"steps": self.steps, "episodes": self.episodes, "updates": self.updates, "rng": rng_state(self.rng),
-                 "last_loss": self.last_loss, "vocabulary": self.vocabulary, "data_cursor": cursor}
-        save_checkpoint(path, self.name, self.config, self.observation_space, self.action_space, state, arrays)
+            return {"order": self.batches.order, "cursor": self.batches.cursor}
+        return None
 
-    @classmethod
-    def load(cls, path):
-        agent, meta, arrays = rebuild_agent(cls, path)
-        state = meta["state"]
-        try:
-            agent.net.load_state_dict(unprefixed("net", arrays))
-            agent.optimizer.load_state_dict(unprefixed("optim", arrays))
-            agent.steps, agent.episodes, agent.updates = state["steps"], state["episodes"], state["updates"]
-            agent.last_loss, agent.vocabulary = state["last_loss"], state["vocabulary"]
-            restore_rng(agent.rng, state["rng"])
-            if state["data_cursor"] is not None:  # the pass over the training set in progress
-                order = arrays["data.order"]
-                agent.batches = ArrayBatches(None, np.zeros(len(order)), order, state["data_cursor"])
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"{path}: checkpoint does not match its own config ({error})") from None
-        return agent
+    @data_pass.setter
+    def data_pass(self, value: dict | None) -> None:
+        if value is not None:
+            order = np.asarray(value["order"])
+            self.batches = ArrayBatches(None, np.zeros(len(order)), order, int(value["cursor"]))

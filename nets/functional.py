@@ -62,20 +62,12 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, ac
 def _add_layer_gradients(weight: Tensor, bias: Tensor | None, inputs: np.ndarray, g: np.ndarray) -> None:
     """Add a linear layer's gradients: inputs.T @ g to the weight's, g summed over rows to the bias's.
 
-    inputs (rows, in) is what the layer saw and g (rows, out) the gradient of its output. A first
-    gradient is computed straight into the parameter's `_grad_buffer`, where its optimizer's step
-    finds it with no copy.
+    inputs (rows, in) is what the layer saw and g (rows, out) the gradient of its output.
     """
     if weight.requires_grad:
-        if weight.grad is None:
-            weight.grad = np.matmul(inputs.T, g, out=weight._grad_buffer)
-        else:  # never in place: the first gradient may be an array another tensor also holds
-            weight.grad = weight.grad + inputs.T @ g
+        weight._accumulate(inputs.T @ g)
     if bias is not None and bias.requires_grad:
-        if bias.grad is None:
-            bias.grad = np.add.reduce(g, axis=0, out=bias._grad_buffer)
-        else:
-            bias.grad = bias.grad + np.add.reduce(g, axis=0)
+        bias._accumulate(np.add.reduce(g, axis=0))
 
 
 def mlp(x: Tensor, layers, activation: str) -> Tensor:

@@ -22,18 +22,16 @@ from .tensor import ARRAY_ACTIVATIONS, DEFAULT_DTYPE, Tensor, is_grad_enabled, n
 class Parameter(Tensor):
     """A leaf tensor that a Module owns and optimizers update.
 
-    An optimizer gives each of its parameters a slice of its flat gradient vector
-    (`_grad_buffer`). A layer's gradient that arrives while `.grad` is None is
-    computed straight into it, so the optimizer needs no copy: `.grad` is then a
-    view that the next backward after `zero_grad()` overwrites. Copy a gradient
-    to keep it across steps.
+    `.grad` after backward() is a new array each time (never a buffer the next
+    backward overwrites): keep it as long as you like. An optimizer may make
+    `.data` a view of its own flat vector (see nets/optim.py); assigning a new
+    array to `.data` is fine, the optimizer re-links at its next step.
     """
 
-    __slots__ = ("_grad_buffer",)
+    __slots__ = ()
 
     def __init__(self, data, dtype=None):
         super().__init__(data, requires_grad=True, dtype=dtype)
-        self._grad_buffer = None
 
 
 class Module:
@@ -107,7 +105,6 @@ class Module:
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
-            p._grad_buffer = None  # the optimizer hands out buffers of the new dtype at its next step
         return self
 
     def double(self) -> "Module":

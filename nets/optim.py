@@ -1,15 +1,17 @@
 """Optimizers: SGD (momentum, weight decay), Adam and AdamW, and gradient-norm clipping.
 
-For speed the optimizer keeps every parameter in one flat buffer and makes each
-`Parameter.data` a view into it, so an update is a handful of vector ops however
-many layers the network has. Gradients get the same treatment: each parameter's
-`_grad_buffer` is a view of one flat gradient vector, which linear layers write
-their gradients into, so a step copies nothing (other gradients are gathered
-into it). If something replaces a parameter's array (e.g. `Module.to(dtype)`),
-the next step notices and re-links.
+The optimizer's flat vector. For speed an optimizer keeps its parameters in one
+flat array (`self._flat`) and makes each `Parameter.data` a view of its slice, so
+an update is a handful of vector ops however many layers the network has. That
+vector belongs to the optimizer alone: layers, Tensor and functional never see it.
+At each step the gradients are gathered into a second flat array with one
+`np.concatenate`; `.grad` stays the array backward() made, which the user may keep.
+If something replaces a parameter's array (e.g. `Module.to(dtype)`), the next step
+notices and re-links.
 
-A parameter whose `.grad` is None is skipped that step (as in PyTorch); the bias
-correction of Adam uses the optimizer's step count.
+As in torch.optim, a parameter whose `.grad` is None is skipped that step, and
+each parameter keeps its own step count (`param_steps`): Adam's bias correction
+and SGD's first momentum step follow the steps that parameter actually took.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from .module import Parameter
 
 
 class Optimizer:
@@ -30,6 +30,7 @@ class Optimizer:
             raise ValueError(f"learning rate must be > 0, got {lr}")
         self.lr = lr
         self.steps = 0
+        self.param_steps = np.zeros(len(self.params), dtype=np.int64)  # updates each parameter received
         self._link()
 
     def _link(self) -> None:
@@ -46,12 +47,6 @@ class Optimizer:
             start = stop
         self._views = [p.data for p in self.params]
         self._grad = np.empty_like(self._flat)
-        self._grad_views = []
-        for p, where in zip(self.params, self._slices):
-            view = self._grad[where].reshape(p.shape)
-            self._grad_views.append(view)
-            if isinstance(p, Parameter):
-                p._grad_buffer = view  # layers write their gradients here: no copy in step()
 
     def _linked(self) -> bool:
         for p, view in zip(self.params, self._views):
@@ -59,34 +54,30 @@ class Optimizer:
                 return False
         return True
 
-    def _flat_grad(self):
-        """All gradients gathered into the flat gradient vector, or None when some parameter has none."""
-        grads = [p.grad for p in self.params]
-        if any(grad is None for grad in grads):
-            return None
-        return np.concatenate(grads, axis=None, out=self._grad, casting="same_kind")  # axis=None: ravelled
-
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
 
     def step(self) -> None:
         self.steps += 1
-        for p, data, grad in zip(self.params, self._views, self._grad_views):
-            if p.data is not data or p.grad is not grad:
-                break
-        else:  # the common case: every gradient was computed straight into the flat vector
-            self._update(self._flat, self._grad, None)
-            return
         if not self._linked():
             self._relink()
-        grad = self._flat_grad()
-        if grad is not None:
-            self._update(self._flat, grad, None)
+        grads = [p.grad for p in self.params]
+        if all(grad is not None for grad in grads):
+            self.param_steps += 1
+            steps = self.param_steps
+            if steps[0] == steps[-1] and (len(steps) < 3 or (steps == steps[0]).all()):
+                flat_grad = np.concatenate(grads, axis=None, out=self._grad, casting="same_kind")  # axis=None: ravelled
+                self._update(self._flat, flat_grad, None, int(steps[0]))
+                return
         else:
-            for p, where in zip(self.params, self._slices):
-                if p.grad is not None:
-                    self._update(self._flat[where], p.grad.ravel().astype(self._flat.dtype, copy=False), where)
+            for i, grad in enumerate(grads):
+                if grad is not None:
+                    self.param_steps[i] += 1
+        for i, (grad, where) in enumerate(zip(grads, self._slices)):
+            if grad is not None:
+                self._update(self._flat[where], grad.ravel().astype(self._flat.dtype, copy=False), where,
+                             int(self.param_steps[i]))
 
     def _relink(self) -> None:
         state = self._state_arrays()
@@ -97,26 +88,33 @@ class Optimizer:
     def _state_arrays(self) -> dict:
         return {}
 
-    def _update(self, params: np.ndarray, grad: np.ndarray, where: slice | None) -> None:
-        """Update `params`, the slice `where` of the flat parameters (None: all of them), from `grad`."""
+    def _update(self, params: np.ndarray, grad: np.ndarray, where: slice | None, step: int) -> None:
+        """Update `params`, the slice `where` of the flat parameters (None: all of them), from `grad`;
+        `step` counts this update among those these parameters received (1 on the first)."""
         raise NotImplementedError
 
     # ----------------------------------------------------------- persistence
     def state_dict(self) -> dict:
-        state = {"steps": np.array(self.steps), "lr": np.array(self.lr)}
+        state = {"steps": np.array(self.steps), "param_steps": self.param_steps.copy(), "lr": np.array(self.lr)}
         state.update({k: v.copy() for k, v in self._state_arrays().items()})
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        expected = set(self._state_arrays()) | {"steps", "lr"}
-        if set(state) != expected:
+        """Restore a state_dict(); one saved before per-parameter step counts existed gets `steps` for each."""
+        expected = set(self._state_arrays()) | {"steps", "param_steps", "lr"}
+        if set(state) | {"param_steps"} != expected:
             raise ValueError(f"{type(self).__name__} state has keys {sorted(state)}, expected {sorted(expected)}")
+        param_steps = np.asarray(state.get("param_steps", np.full(len(self.params), int(state["steps"]))))
+        if param_steps.shape != self.param_steps.shape:
+            raise ValueError(f"{type(self).__name__} state 'param_steps' has shape {param_steps.shape}, "
+                             f"expected {self.param_steps.shape}: it belongs to a different network")
         for name, current in self._state_arrays().items():
             if state[name].shape != current.shape:
                 raise ValueError(f"{type(self).__name__} state '{name}' has shape {state[name].shape}, "
                                  f"expected {current.shape}: it belongs to a different network")
             current[...] = state[name]
         self.steps = int(state["steps"])
+        self.param_steps[...] = param_steps
         self.lr = float(state["lr"])
 
 
@@ -136,12 +134,12 @@ class SGD(Optimizer):
     def _state_arrays(self) -> dict:
         return {"velocity": self.velocity}
 
-    def _update(self, params, grad, where):
+    def _update(self, params, grad, where, step):
         if self.weight_decay:
             grad = grad + self.weight_decay * params
         if self.momentum:
             velocity = self.velocity if where is None else self.velocity[where]
-            if self.steps > 1:
+            if step > 1:
                 velocity *= self.momentum
                 velocity += grad
             else:
@@ -167,7 +165,7 @@ class Adam(Optimizer):
     def _state_arrays(self) -> dict:
         return {"m": self.m, "v": self.v}
 
-    def _update(self, params, grad, where):
+    def _update(self, params, grad, where, step):
         b1, b2 = self.betas
         if self.weight_decay:
             if self.decoupled:
@@ -179,9 +177,9 @@ class Adam(Optimizer):
         m += (1 - b1) * grad
         v *= b2
         v += (1 - b2) * (grad * grad)
-        step_size = self.lr / (1 - b1 ** self.steps)
+        step_size = self.lr / (1 - b1 ** step)
         denom = np.sqrt(v)
-        denom *= 1 / math.sqrt(1 - b2 ** self.steps)
+        denom *= 1 / math.sqrt(1 - b2 ** step)
         denom += self.eps
         params -= step_size * (m / denom)
 

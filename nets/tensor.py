@@ -81,7 +81,6 @@ class Tensor:
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq", "__weakref__")
     __array_priority__ = 100  # `ndarray + Tensor` defers to Tensor.__radd__
-    _grad_buffer = None  # where fused layers compute a first gradient: a Parameter's slice of its optimizer's vector
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if type(data) is np.ndarray and dtype is None and data.dtype.kind == "f":
@@ -277,15 +276,31 @@ class Tensor:
 
     def __pow__(self, exponent) -> "Tensor":
         if isinstance(exponent, Tensor):
-            # x ** y = exp(y log x), defined for x > 0
-            return (exponent * self.log()).exp()
+            return _power(self, exponent)
         exponent = float(exponent)
         out = Tensor._result(self.data ** exponent, (self,), "pow")
         if out.requires_grad:
             def _backward(out_grad):
-                self._accumulate(out_grad * exponent * self.data ** (exponent - 1))
+                self._accumulate(out_grad * _power_base_grad(self.data, exponent))
             out._backward = _backward
         return out
+
+    def __rpow__(self, base) -> "Tensor":
+        return _power(Tensor(_as_array(base, self.data.dtype)), self)
+
+    # Comparisons give boolean arrays (no graph: they have no gradient), as masks for where() and indexing.
+    # == and != stay identity tests, so tensors can live in sets and dicts (see the README's table).
+    def __lt__(self, other) -> np.ndarray:
+        return self.data < _data_of(other)
+
+    def __le__(self, other) -> np.ndarray:
+        return self.data <= _data_of(other)
+
+    def __gt__(self, other) -> np.ndarray:
+        return self.data > _data_of(other)
+
+    def __ge__(self, other) -> np.ndarray:
+        return self.data >= _data_of(other)
 
     def __sub__(self, other) -> "Tensor":
         return self + (-other if isinstance(other, Tensor) else -_as_array(other, self.data.dtype))
@@ -341,15 +356,16 @@ class Tensor:
         out = Tensor._result(np.asarray(self.data.sum(axis=axis, keepdims=keepdims)), (self,), "sum")
         if out.requires_grad:
             def _backward(out_grad):
-                g = out_grad if keepdims or axis is None else np.expand_dims(out_grad, axis)
+                g = out_grad if keepdims or axis is None or not self.data.ndim else np.expand_dims(out_grad, axis)
                 self._accumulate(np.broadcast_to(g, self.data.shape).copy())
             out._backward = _backward
         return out
 
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
-        count = self.data.size if axis is None else math.prod(
+        """Mean over `axis`; over no elements it is NaN, as in NumPy and PyTorch."""
+        count = self.data.size if axis is None or not self.data.ndim else math.prod(
             self.data.shape[a] for a in ((axis,) if isinstance(axis, int) else axis))
-        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count)
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count if count else math.nan)
 
     def var(self, axis=None, keepdims: bool = False) -> "Tensor":
         """Population variance (divides by n), as layer norm uses."""
@@ -364,8 +380,9 @@ class Tensor:
             def _backward(out_grad):
                 kept = data if keepdims or axis is None else np.expand_dims(data, axis)
                 g = out_grad if keepdims or axis is None else np.expand_dims(out_grad, axis)
-                winners = (self.data == kept)
-                self._accumulate(winners * (g / winners.sum(axis=axis, keepdims=True)))
+                winners = self.data == kept
+                ties = winners.sum(axis=axis, keepdims=True).astype(self.data.dtype)  # int counts would promote to float64
+                self._accumulate(winners * (g / ties))
             out._backward = _backward
         return out
 
@@ -579,6 +596,39 @@ class Tensor:
                 self._accumulate(unbroadcast(np.where(mask, 0, out_grad), self.data.shape))
             out._backward = _backward
         return out
+
+
+def _data_of(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _power_base_grad(base: np.ndarray, exponent) -> np.ndarray:
+    """d(base ** exponent) / d base = exponent * base ** (exponent - 1), and 0 where the exponent is 0
+    (as PyTorch: x ** 0 is the constant 1 even at x = 0, where the formula gives 0 * inf)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        local = exponent * base ** (exponent - 1)
+    return np.where(exponent == 0, 0, local).astype(base.dtype, copy=False)
+
+
+def _power(base: Tensor, exponent: Tensor) -> Tensor:
+    """base ** exponent elementwise with broadcasting: NumPy's power, so 0 ** 0 = 1 and (-2) ** 3 = -8.
+
+    d/d exponent = out * log(base), taken as 0 where base is 0 and the exponent >= 0 (PyTorch's
+    convention: there the power is flat at 0 or 1 from the side where it is defined).
+    """
+    x, y = base.data, exponent.data
+    out = Tensor._result(np.power(x, y), (base, exponent), "pow")
+    if out.requires_grad:
+        out_data = out.data
+        def _backward(out_grad):
+            if base.requires_grad:
+                base._accumulate(unbroadcast(out_grad * _power_base_grad(x, y), x.shape))
+            if exponent.requires_grad:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    local = np.where((x == 0) & (y >= 0), 0, out_data * np.log(x))
+                exponent._accumulate(unbroadcast(out_grad * local.astype(y.dtype, copy=False), y.shape))
+        out._backward = _backward
+    return out
 
 
 def sigmoid_array(x: np.ndarray) -> np.ndarray:

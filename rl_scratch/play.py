@@ -61,32 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------- overlay
-def state_value(agent, obs) -> float | None:
-    """The agent's value of one observation: V(s), max_a Q(s, a), or None if it keeps neither.
-
-    Covers the agent kinds by what they hold: a Q-table, a planner's value table,
-    a Q-network (`q_values`) or a critic (`value_of`) behind the agent's encoder.
-    """
-    if callable(getattr(agent, "state_value", None)):
-        return float(agent.state_value(obs))
-    if isinstance(getattr(agent, "q_table", None), np.ndarray):
-        return float(agent.q_table[int(obs)].max())
-    if isinstance(getattr(agent, "values", None), np.ndarray):
-        return float(agent.values[int(obs)])
-    encoder = getattr(agent, "encoder", None)
-    if encoder is None or not hasattr(encoder, "one"):
-        return None
-    features = encoder.one(obs)
-    normalizer = getattr(agent, "normalizer", None)
-    if normalizer is not None:
-        features = normalizer.normalize(features)
-    if callable(getattr(agent, "value_of", None)):
-        return float(np.asarray(agent.value_of(features)).reshape(-1)[0])
-    if callable(getattr(agent, "q_values", None)):
-        return float(np.asarray(agent.q_values(features))[0].max())
-    return None
-
-
 def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
     """Values and greedy actions of every floor cell of a GridWorld, for `set_overlay`.
 
@@ -95,16 +69,15 @@ def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
     """
     base = env.unwrapped
     floor = np.flatnonzero(np.isin(base.grid.ravel(), ["S", "."]))
-    values = np.zeros(base.n_states)
+    observations = [env.reset(options={"state": int(s)})[0] for s in floor]
     policy = np.zeros(base.n_states, dtype=np.int64)
-    known = True
-    for s in floor:
-        obs, _ = env.reset(options={"state": int(s)})
-        policy[s] = agent.act(obs, deterministic=True)
-        value = state_value(agent, obs) if known else None
-        known = value is not None
-        values[s] = value if known else 0.0
-    return (values if known else None), policy
+    policy[floor] = [agent.act(obs, deterministic=True) for obs in observations]
+    floor_values = agent.state_values(observations)
+    if floor_values is None:
+        return None, policy
+    values = np.zeros(base.n_states)
+    values[floor] = floor_values
+    return values, policy
 
 
 # ------------------------------------------------------------- loading
@@ -228,7 +201,7 @@ def play(args) -> int:
         ensure_compatible(agent, env)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    print(f"Loaded {agent.name} from {ckpt} ({getattr(agent, 'steps', 0)} training steps); env {env_id}"
+    print(f"Loaded {agent.name} from {ckpt} ({agent.steps} training steps); env {env_id}"
           + (f" {env_kwargs}" if env_kwargs else ""))
 
     if is_text:

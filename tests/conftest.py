@@ -12,3 +12,14 @@ from rl_scratch.runtime import keep_freed_memory, limit_blas_threads  # noqa: E4
 
 limit_blas_threads()
 keep_freed_memory()
+
+
+def import_torch():
+    """PyTorch for the parity tests. Without it they skip, except where RL_SCRATCH_REQUIRE_TORCH=1
+    (CI sets it, after installing torch): there a missing or broken torch fails them instead."""
+    import pytest
+
+    if os.environ.get("RL_SCRATCH_REQUIRE_TORCH") == "1":
+        import torch
+        return torch
+    return pytest.importorskip("torch", reason="PyTorch parity tests need torch (pip install torch==2.13.0)")

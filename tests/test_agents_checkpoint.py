@@ -8,8 +8,8 @@ import pytest
 
 import rl_scratch  # noqa: F401  (registers rl_scratch/GridWorld-v0)
 from rl_scratch.agents import AGENTS, DQN, REINFORCE, QLearning, ValueIteration, ensure_compatible, get_agent, load_agent
-from rl_scratch.agents.checkpoint import (FORMAT_VERSION, config_from_dict, read_meta_and_arrays, save_checkpoint,
-                                          space_from_json, space_to_json)
+from rl_scratch.agents.checkpoint import (FORMAT_VERSION, config_from_dict, read_meta_and_arrays, space_from_json,
+                                          space_to_json)
 from rl_scratch.nets import save_arrays
 
 CARTPOLE_DQN = DQN.Config(hidden=(16,), learning_starts=50, buffer_size=500, exploration_steps=300,
@@ -40,7 +40,7 @@ def test_save_load_round_trip_and_bit_for_bit_resume(tmp_path, agent_cls, config
     assert [loaded.act(o, deterministic=True) for o in observations] == \
            [agent.act(o, deterministic=True) for o in observations]
     if agent_cls is DQN:
-        np.testing.assert_array_equal(loaded.buffer.state_arrays()["obs"], agent.buffer.state_arrays()["obs"])
+        np.testing.assert_array_equal(loaded.buffer.state_dict()["obs"], agent.buffer.state_dict()["obs"])
         np.testing.assert_array_equal(loaded.target_net.state_dict()["layers.0.weight"],
                                       agent.target_net.state_dict()["layers.0.weight"])
     # Same RNG state, counters and optimizer: learning on continues identically (also the sampled actions).
@@ -96,12 +96,16 @@ def test_wrong_format_version_and_wrong_agent_type(tmp_path):
 
 def test_checkpoint_whose_arrays_do_not_match_its_config(tmp_path):
     agent = trained(DQN, CARTPOLE_DQN, 100)
-    arrays = {f"net.{k}": v for k, v in agent.q_net.state_dict().items()}
+    agent.save(tmp_path / "good.npz")
+    meta, arrays = read_meta_and_arrays(tmp_path / "good.npz")
+    meta["config"]["hidden"] = [32]  # the stored weights are 16 wide
     path = tmp_path / "bad.npz"
-    bigger = DQN.Config(**{**CARTPOLE_DQN.__dict__, "hidden": (32,)})
-    save_checkpoint(path, "dqn", bigger, agent.observation_space, agent.action_space,
-                    {"steps": 0, "episodes": 0, "updates": 0, "rng": agent.rng.bit_generator.state,
-                     "buffer_saved": False, "last_loss": None}, arrays)
+    save_arrays(path, {"__meta__": np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays})
+    with pytest.raises(ValueError, match="bad.npz: checkpoint does not match"):
+        DQN.load(path)
+    meta["config"]["hidden"] = [16]
+    meta["state"]["steps"] = {"__state__": {}}  # a state object where the agent has a counter
+    save_arrays(path, {"__meta__": np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays})
     with pytest.raises(ValueError, match="bad.npz: checkpoint does not match"):
         DQN.load(path)
 

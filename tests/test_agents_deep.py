@@ -35,7 +35,7 @@ def test_replay_buffer_wraps_around_and_keeps_the_newest():
     assert len(buffer) == 5 and buffer.position == 2
     # slots 0 and 1 were overwritten by transitions 5 and 6
     np.testing.assert_array_equal(buffer.actions, [5, 6, 2, 3, 4])
-    state = buffer.state_arrays()
+    state = buffer.state_dict()
     np.testing.assert_array_equal(state["actions"], [2, 3, 4, 5, 6])  # oldest first
     np.testing.assert_array_equal(state["next_obs"][:, 0], [3, 4, 5, 6, 7])
     np.testing.assert_array_equal(state["terminated"], [1, 0, 1, 0, 1])
@@ -45,8 +45,8 @@ def test_replay_buffer_wraps_around_and_keeps_the_newest():
     np.testing.assert_array_equal(next_obs[:, 0], actions + 1)
 
     smaller = ReplayBuffer(capacity=3, obs_shape=(2,))
-    smaller.load_state_arrays(state)
-    np.testing.assert_array_equal(smaller.state_arrays()["actions"], [4, 5, 6])
+    smaller.load_state_dict(state)
+    np.testing.assert_array_equal(smaller.state_dict()["actions"], [4, 5, 6])
 
 
 def test_td_targets_bootstrap_truncation_but_not_termination():

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import import_torch
 
 from rl_scratch.nets import MLP, SGD, Adam, AdamW, F, Linear, Parameter, Tensor, clip_grad_norm
 
@@ -118,7 +119,7 @@ TORCH_CASES = {
 
 @pytest.mark.parametrize("case", TORCH_CASES)
 def test_optimizers_match_pytorch(case):
-    torch = pytest.importorskip("torch", reason="comparing with torch.optim needs torch (pip install torch, CPU)")
+    torch = import_torch()
     ours_class, torch_name, options = TORCH_CASES[case]
     steps = 6
     ours = run_ours(lambda params: ours_class(params, **options), steps)
@@ -232,28 +233,25 @@ def test_optimizer_follows_the_module_through_to_float64():
         np.testing.assert_allclose(p.data, start - 0.1 * (0.9 * g1 + g2), rtol=1e-5, atol=1e-7)  # momentum kept
 
 
-def test_gradients_computed_into_the_optimizer_vector_are_the_plain_gradients():
+def test_a_gradient_is_an_array_the_user_may_keep():
+    # .grad is the array backward made: no optimizer buffer that the next backward overwrites
     rng = np.random.default_rng(2)
     x, y = Tensor(rng.standard_normal((8, 3)).astype(np.float32)), rng.integers(0, 2, 8)
-    plain, linked = MLP([3, 8, 2], rng=np.random.default_rng(1)), MLP([3, 8, 2], rng=np.random.default_rng(1))
-    optimizer = Adam(linked.parameters(), lr=0.1)
+    plain, trained = MLP([3, 8, 2], rng=np.random.default_rng(1)), MLP([3, 8, 2], rng=np.random.default_rng(1))
+    optimizer = Adam(trained.parameters(), lr=0.1)
     _loss_backward(plain, x, y)
     expected = [p.grad.copy() for p in plain.parameters()]
+    _loss_backward(trained, x, y)
+    kept = [p.grad for p in trained.parameters()]
+    optimizer.step()
     optimizer.zero_grad()
-    _loss_backward(linked, x, y)
-    flat = optimizer._flat_grad()
-    assert flat is optimizer._grad  # written in place: nothing to copy
-    np.testing.assert_array_equal(flat, np.concatenate([g.ravel() for g in expected]))
-    F.cross_entropy(linked(x), y).backward()  # a second backward without zero_grad adds up, in fresh arrays
-    for p, g in zip(linked.parameters(), expected):
-        np.testing.assert_allclose(p.grad, 2 * g, rtol=1e-6)
-    optimizer.zero_grad()
-    clip_grad_norm(linked.parameters(), 1e-3)  # nothing to clip: no gradients yet
-    _loss_backward(linked, x, y)
-    clip_grad_norm(linked.parameters(), 1e-3)  # rescaled copies: step() gathers them again
-    norm = np.sqrt(sum(float((g * g).sum()) for g in expected))
-    np.testing.assert_allclose(optimizer._flat_grad(), np.concatenate([g.ravel() for g in expected]) * 1e-3 / norm,
-                               rtol=1e-4)
+    _loss_backward(trained, Tensor(rng.standard_normal((8, 3)).astype(np.float32)), 1 - y)
+    for g, want, p in zip(kept, expected, trained.parameters()):
+        np.testing.assert_array_equal(g, want)  # unchanged by the step and by the next backward
+        assert p.grad is not g
+    F.cross_entropy(trained(x), y).backward()  # a second backward without zero_grad adds up, in fresh arrays
+    for g, want in zip(kept, expected):
+        np.testing.assert_array_equal(g, want)
 
 
 def test_optimizer_follows_a_replaced_data_array():
@@ -372,3 +370,28 @@ def test_mlp_learns_two_moons(strategy, epochs, batch_size, make_optimizer):
     assert train_accuracy >= 0.95 and held_out_accuracy >= 0.95, (
         f"{strategy}: accuracy {train_accuracy:.3f} on the training set, {held_out_accuracy:.3f} held out")
     assert seconds < 10, f"{strategy} took {seconds:.1f} s"
+
+
+@pytest.mark.parametrize("case", ["adam", "adamw", "sgd momentum"])
+def test_a_parameter_without_gradient_on_some_steps_matches_pytorch(case):
+    # torch.optim counts steps per parameter: a parameter's bias correction (and SGD's first
+    # momentum step) follows the updates it received, not the optimizer's. One global count
+    # drifted 2.6e-3 from PyTorch after two steps.
+    torch = import_torch()
+    ours_class, torch_name, options = TORCH_CASES[case]
+    rng = np.random.default_rng(0)
+    starts = [rng.standard_normal(3), rng.standard_normal(2)]
+    ours = [Parameter(v.copy()) for v in starts]
+    theirs = [torch.tensor(v, requires_grad=True) for v in starts]
+    ours_optimizer = ours_class(ours, **options)
+    theirs_optimizer = getattr(torch.optim, torch_name)(theirs, **options)
+    for step in range(5):
+        late = step >= 2  # the second parameter gets its first gradient on the third step
+        for p, t, has_grad in zip(ours, theirs, [True, late]):
+            g = np.cos(p.data) + 0.5 if has_grad else None
+            p.grad = g
+            t.grad = None if g is None else torch.tensor(g)
+        ours_optimizer.step()
+        theirs_optimizer.step()
+        for p, t in zip(ours, theirs):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)

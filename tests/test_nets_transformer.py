@@ -3,6 +3,7 @@ causality, masks, head independence, generation, learning, and parity with PyTor
 
 import numpy as np
 import pytest
+from conftest import import_torch
 
 from rl_scratch.nets import Adam, Tensor, gradcheck, no_grad
 from rl_scratch.nets import attention_fused as fused
@@ -451,11 +452,8 @@ def test_attention_encoder_inference_without_graph_equals_the_tensor_forward(poo
 
 
 # ---------------------------------------------------------- PyTorch parity
-torch_parity_reason = "PyTorch is an optional reference (pip install '.[bench]'); parity tests need it"
-
-
 def torch_copy_of_attention(ours: MultiHeadAttention):
-    torch = pytest.importorskip("torch", reason=torch_parity_reason)
+    torch = import_torch()
     theirs = torch.nn.MultiheadAttention(ours.dim, ours.n_heads, batch_first=True, dtype=torch.float64)
     with torch.no_grad():
         theirs.in_proj_weight.copy_(torch.from_numpy(ours.qkv.weight.data.T.copy()))  # ours is (in, out)
@@ -466,7 +464,7 @@ def torch_copy_of_attention(ours: MultiHeadAttention):
 
 
 def torch_masks(T, causal, key_mask):
-    torch = pytest.importorskip("torch", reason=torch_parity_reason)
+    torch = import_torch()
     future = torch.from_numpy(~causal_mask(T)) if causal else None  # PyTorch: True = may NOT attend
     padding = torch.from_numpy(~key_mask) if key_mask is not None else None
     return future, padding
@@ -484,7 +482,7 @@ def compare_gradients(ours_module, theirs_params, x_ours, x_theirs):
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("with_key_mask", [False, True])
 def test_multihead_attention_matches_pytorch(causal, with_key_mask):
-    torch = pytest.importorskip("torch", reason=torch_parity_reason)
+    torch = import_torch()
     g = rng(19)
     B, T, dim, H = 3, 6, 12, 3
     ours = MultiHeadAttention(dim, H, causal=causal, rng=g, dtype=F64)
@@ -507,7 +505,7 @@ def test_multihead_attention_matches_pytorch(causal, with_key_mask):
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_transformer_block_matches_pytorch_pre_norm_block(causal):
-    torch = pytest.importorskip("torch", reason=torch_parity_reason)
+    torch = import_torch()
     nn = torch.nn
     g = rng(20)
     B, T, dim, H = 2, 5, 8, 2

@@ -64,9 +64,10 @@ def test_iris_report_matches_evaluation_and_counts_every_test_flower():
 
 
 def test_reinforce_on_iris_beats_chance():
-    reinforce = pytest.importorskip("rl_scratch.agents.reinforce", reason="REINFORCE is not in this checkout yet")
+    from rl_scratch.agents.reinforce import REINFORCE
+
     env = iris_env()
-    agent = reinforce.REINFORCE(env.observation_space, env.action_space, seed=0).learn(iris_env, 4000)
+    agent = REINFORCE(env.observation_space, env.action_space, seed=0).learn(iris_env, 4000)
     report = evaluation_report(agent, lambda: iris_env("test"))
     assert report["accuracy"] > 0.6
     assert np.array(report["confusion_matrix"]).sum() == 30
