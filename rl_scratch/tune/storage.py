@@ -14,8 +14,10 @@ printed or written, and every message that might quote the URL goes through it.
 from __future__ import annotations
 
 import os
+import random
 import re
 import socket
+import time
 import warnings
 from pathlib import Path
 
@@ -28,6 +30,7 @@ JOURNAL_FILE = "journal.log"
 HEARTBEAT_SECONDS = 20
 GRACE_SECONDS = 90
 CONNECT_TIMEOUT_SECONDS = 10
+CREATE_ATTEMPTS = 5
 SCHEMES = ("postgresql", "mysql", "sqlite")
 
 _secrets: set[str] = set()
@@ -80,6 +83,7 @@ def describe(url: str | None, folder: Path) -> str:
 def open_storage(url: str | None, folder: Path):
     """An Optuna storage; an unreachable database raises ConfigError with the reason (masked)."""
     import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if url is None:
@@ -92,15 +96,26 @@ def open_storage(url: str | None, folder: Path):
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     heartbeat = {} if parsed.get_backend_name() == "sqlite" else {
         "heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": GRACE_SECONDS}
-    try:
-        return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False),
-                                          engine_kwargs=engine_kwargs, **heartbeat)
-    except ImportError as error:
-        raise ConfigError(f"storage {mask(url)}: its database driver is missing ({error}); "
-                          "pip install -e '.[tune]' brings psycopg for PostgreSQL") from None
-    except Exception as error:  # SQLAlchemy and driver errors name the host; the reason is the first line
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"cannot open storage {mask(url)}: {mask(reason)}") from None
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False),
+                                              engine_kwargs=engine_kwargs, **heartbeat)
+        except (IntegrityError, ProgrammingError) as error:
+            # Workers started together on a new database race to create Optuna's tables (a duplicate
+            # key or table for the loser); by the next attempt the winner has made them.
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise ConfigError(f"cannot open storage {mask(url)}: {mask(_first_line(error))}") from None
+            time.sleep(0.5 + random.random())
+        except ImportError as error:
+            raise ConfigError(f"storage {mask(url)}: its database driver is missing ({error}); "
+                              "pip install -e '.[tune]' brings psycopg for PostgreSQL") from None
+        except Exception as error:  # SQLAlchemy and driver errors name the host; the reason is the first line
+            raise ConfigError(f"cannot open storage {mask(url)}: {mask(_first_line(error))}") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 # ------------------------------------------------------- worker identity
