@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rl_scratch.nets import Tensor, clip_grad_norm
+from rl_scratch.nets import Categorical, Tensor, clip_grad_norm
 
-from .common import categorical_log_prob, check_total_steps, finite_or_none, normalize
-from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, explained_variance, mean_entropy, value_loss
+from .common import check_total_steps, finite_or_none, normalize
+from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, explained_variance, value_loss
 
 
 @dataclass
@@ -57,9 +57,9 @@ class A2C(ActorCriticAgent):
         data = buffer.flat()
         advantages = normalize(data["advantages"]) if c.normalize_advantages else data["advantages"]
         logits, values = self.net(Tensor(data["obs"]))
-        log_probs = categorical_log_prob(logits, data["actions"])
-        pg_loss = -(log_probs * advantages).mean()
-        entropy = mean_entropy(logits)
+        policy = Categorical(logits)
+        pg_loss = -(policy.log_prob(data["actions"]) * advantages).mean()
+        entropy = policy.entropy().mean()
         v_loss = value_loss(values, data["returns"])
         loss = pg_loss + c.vf_coef * v_loss
         if c.ent_coef:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
-from rl_scratch.nets import Tensor
+from rl_scratch.nets import Categorical, Tensor
 
 
 # ------------------------------------------------------------------ spaces
@@ -159,30 +159,25 @@ def greedy(q_values: np.ndarray, rng: np.random.Generator | None = None) -> int:
 
 
 # ------------------------------------------------------ categorical policies
+# Shorthands for the policies' uses of nets.Categorical, the one definition of this math.
 def sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One action per row of `logits` (B, A), by inverting the CDF with one uniform per row."""
-    z = logits - logits.max(axis=-1, keepdims=True)
-    probs = np.exp(z)
-    cdf = probs.cumsum(axis=-1)
-    u = rng.random((logits.shape[0], 1)) * cdf[:, -1:]
-    return np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+    return Categorical(logits).sample(rng)
 
 
 def categorical_log_probs(logits: np.ndarray) -> np.ndarray:
-    """log_softmax over the last axis, on plain arrays (inference)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    """Every action's log-probability (B, A), on plain arrays (inference)."""
+    return Categorical(logits).log_probs.data
 
 
 def categorical_log_prob(logits: Tensor, actions: np.ndarray) -> Tensor:
-    """log pi(a|s) for each row: log_softmax, then pick the taken action."""
-    return logits.log_softmax(axis=-1).gather(np.asarray(actions)[:, None], axis=-1)[:, 0]
+    """log pi(a|s) for each row, as a Tensor a loss can backpropagate through."""
+    return Categorical(logits).log_prob(actions)
 
 
 def categorical_entropy(logits: Tensor) -> Tensor:
     """-sum_a pi(a) log pi(a) per row."""
-    logp = logits.log_softmax(axis=-1)
-    return -(logp.exp() * logp).sum(axis=-1)
+    return Categorical(logits).entropy()
 
 
 def normalize(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:

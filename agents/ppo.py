@@ -20,11 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rl_scratch.nets import Tensor, clip_grad_norm
+from rl_scratch.nets import Categorical, Tensor, clip_grad_norm, where
 
 from .common import check_total_steps, finite_or_none, normalize
-from .rollout import (ActorCriticAgent, ActorCriticConfig, RolloutBuffer, categorical_log_probs, explained_variance,
-                      mean_entropy, value_loss)
+from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, explained_variance, mean_entropy, value_loss
 
 
 @dataclass
@@ -70,35 +69,19 @@ class PPOConfig(ActorCriticConfig):
 
 def clipped_surrogate_loss(logits: Tensor, actions: np.ndarray, old_log_probs: np.ndarray,
                            advantages: np.ndarray, clip_range: float) -> tuple[Tensor, dict]:
-    """PPO's clipped policy loss as one fused node, plus (approx_kl, clip_fraction).
+    """PPO's clipped policy loss, plus (approx_kl, clip_fraction) of the minibatch.
 
-    The gradient reaches log pi(a|s) only where the unclipped term is the minimum:
-    d loss / d log pi_i = -ratio_i * A_i / B there, 0 elsewhere; and
-    d log pi_i / d logits_i = onehot(a_i) - softmax(logits_i).
     approx_kl is the low-variance estimator mean((ratio - 1) - log ratio) (Schulman's blog).
     """
-    z = logits.data
-    n = z.shape[0]
-    rows = np.arange(n)
-    logp_all = categorical_log_probs(z)
-    log_ratio = logp_all[rows, actions] - old_log_probs
-    ratio = np.exp(log_ratio)
-    advantages = advantages.astype(z.dtype, copy=False)
-    unclipped = ratio * advantages
-    clipped = np.clip(ratio, 1.0 - clip_range, 1.0 + clip_range) * advantages
-    active = unclipped <= clipped
-    out = Tensor._result(np.asarray(-np.minimum(unclipped, clipped).mean(), dtype=z.dtype), (logits,),
-                         "clipped_surrogate")
-    if out.requires_grad:
-        def _backward(out_grad):
-            d_logp = np.where(active, -unclipped, 0.0) * (out_grad / n)  # (B,)
-            grad = -np.exp(logp_all) * d_logp[:, None]
-            grad[rows, actions] += d_logp
-            logits._accumulate(grad)
-        out._backward = _backward
-    stats = {"approx_kl": float(np.mean(ratio - 1.0 - log_ratio)),
-             "clip_fraction": float(np.mean(np.abs(ratio - 1.0) > clip_range))}
-    return out, stats
+    log_ratio = Categorical(logits).log_prob(actions) - old_log_probs
+    ratio = log_ratio.exp()
+    advantages = advantages.astype(logits.dtype, copy=False)
+    pg_loss1 = ratio * -advantages
+    pg_loss2 = ratio.clip(1.0 - clip_range, 1.0 + clip_range) * -advantages
+    pg_loss = where(pg_loss1 >= pg_loss2, pg_loss1, pg_loss2).mean()  # the pessimistic (larger) loss
+    r, lr = ratio.data, log_ratio.data
+    stats = {"approx_kl": float(np.mean(r - 1.0 - lr)), "clip_fraction": float(np.mean(np.abs(r - 1.0) > clip_range))}
+    return pg_loss, stats
 
 
 class PPO(ActorCriticAgent):

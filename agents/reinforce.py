@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from rl_scratch.nets import Adam, Tensor, clip_grad_norm
+from rl_scratch.nets import Adam, Categorical, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
 from .base import Agent
-from .common import (ObsEncoder, categorical_entropy, categorical_log_prob, categorical_log_probs, check_total_steps,
-                     draw_seed, normalize, require_discrete_actions, sample_categorical)
+from .common import (ObsEncoder, categorical_log_probs, check_total_steps, draw_seed, normalize, require_discrete_actions,
+                     sample_categorical)
 from .policies import build_network, check_policy
 
 BASELINES = ("value", "mean", "none")
@@ -106,9 +106,9 @@ def time_step_mean_baseline(returns: np.ndarray, dones: np.ndarray) -> np.ndarra
 
 def reinforce_loss(logits: Tensor, actions: np.ndarray, advantages: np.ndarray, ent_coef: float):
     """(policy-gradient loss - ent_coef * entropy, pg_loss, entropy) as Tensors."""
-    log_prob = categorical_log_prob(logits, actions)
-    pg_loss = -(log_prob * advantages.astype(logits.dtype, copy=False)).mean()
-    entropy = categorical_entropy(logits).mean()
+    policy = Categorical(logits)
+    pg_loss = -(policy.log_prob(actions) * advantages.astype(logits.dtype, copy=False)).mean()
+    entropy = policy.entropy().mean()
     return pg_loss - entropy * ent_coef, pg_loss, entropy
 
 

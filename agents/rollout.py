@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import gymnasium
 import numpy as np
 
-from rl_scratch.nets import Adam, Tensor, no_grad
+from rl_scratch.nets import Adam, Categorical, Tensor, no_grad, where
 
 from .base import Agent
 from .checkpoint import ensure_compatible
@@ -221,45 +221,22 @@ class VectorCollector:
 
 # -------------------------------------------------------------------- losses
 def mean_entropy(logits: Tensor) -> Tensor:
-    """Mean over the batch of the categorical entropy H = -sum_a p log p (one fused node).
-
-    dH/dz_j = -p_j (log p_j + H), per row.
-    """
-    logp = categorical_log_probs(logits.data)
-    p = np.exp(logp)
-    per_row = -(p * logp).sum(axis=-1)
-    out = Tensor._result(np.asarray(per_row.mean()), (logits,), "mean_entropy")
-    if out.requires_grad:
-        def _backward(out_grad):
-            scale = out_grad / per_row.shape[0]
-            logits._accumulate(-p * (logp + per_row[:, None]) * scale)
-        out._backward = _backward
-    return out
+    """Mean over the batch of the categorical entropy H = -sum_a p log p."""
+    return Categorical(logits).entropy().mean()
 
 
 def value_loss(values: Tensor, returns: np.ndarray, old_values: np.ndarray | None = None,
                clip: float = 0.0) -> Tensor:
     """0.5 * mean((V - R)^2); with clip > 0 the pessimum of that and the error of
-    V_old + clip(V - V_old, -clip, clip) (PPO's value clipping). One fused node."""
-    v = values.data
-    returns = returns.astype(v.dtype, copy=False)
-    error = v - returns
+    V_old + clip(V - V_old, -clip, clip) (PPO's value clipping), per sample."""
+    returns = returns.astype(values.dtype, copy=False)
+    error = values - returns
+    squared = error * error
     if clip > 0:
-        change = v - old_values
-        clipped_error = old_values + np.clip(change, -clip, clip) - returns
-        use_clipped = clipped_error * clipped_error > error * error
-        # the clipped branch depends on V only while the change is inside the clip range
-        local = np.where(use_clipped, clipped_error * (np.abs(change) < clip), error)
-        squared = np.where(use_clipped, clipped_error * clipped_error, error * error)
-    else:
-        local, squared = error, error * error
-    n = max(v.shape[0], 1)
-    out = Tensor._result(np.asarray(0.5 * squared.sum() / n, dtype=v.dtype), (values,), "value_loss")
-    if out.requires_grad:
-        def _backward(out_grad):
-            values._accumulate(local * (out_grad / n))
-        out._backward = _backward
-    return out
+        clipped_error = (values - old_values).clip(-clip, clip) + (old_values - returns)
+        clipped_squared = clipped_error * clipped_error
+        squared = where(clipped_squared > squared, clipped_squared, squared)  # the larger of the two
+    return 0.5 * squared.mean()
 
 
 def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
@@ -302,9 +279,9 @@ class ActorCriticAgent(Agent):
         """Sampled actions, their log-probabilities and the state values, for a batch."""
         with no_grad():
             logits, values = self.net(Tensor(features))
-        actions = sample_categorical(logits.data, self.rng)
-        log_probs = categorical_log_probs(logits.data)[np.arange(len(actions)), actions]
-        return actions, log_probs, values.data
+        policy = Categorical(logits)
+        actions = policy.sample(self.rng)
+        return actions, policy.log_prob(actions).data, values.data
 
     def value_of(self, features: np.ndarray) -> np.ndarray:
         with no_grad():

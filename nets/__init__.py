@@ -8,6 +8,7 @@
 from . import functional
 from . import functional as F
 from . import init
+from .distributions import Categorical
 from .gradcheck import gradcheck
 from .init import manual_seed
 from .module import (
@@ -23,7 +24,7 @@ from .tensor import DEFAULT_DTYPE, Tensor, concat, is_grad_enabled, no_grad, one
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "concat", "stack", "where", "no_grad", "is_grad_enabled", "unbroadcast",
-    "DEFAULT_DTYPE", "functional", "F", "init", "manual_seed", "gradcheck",
+    "DEFAULT_DTYPE", "functional", "F", "init", "manual_seed", "gradcheck", "Categorical",
     "Module", "Parameter", "Linear", "MLP", "Sequential", "Dropout", "ReLU", "Tanh", "Sigmoid", "GELU", "Identity",
     "atomic_open", "save_arrays", "load_arrays", "SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm",
     "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "LayerNorm", "RMSNorm",

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
+from .distributions import Categorical
 from .attention_fused import (attention, attention_weights, embedding, gelu, gelu_parts, layer_norm, normalize,
                               rms_norm, rms_normalize)
 from .module import Dropout, Linear, Module, Parameter
@@ -385,26 +386,34 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.dim {self.dim} must be divisible by n_heads {self.n_heads}")
 
 
-def next_token_probabilities(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
-    """Sampling distribution over the last axis: softmax(logits / temperature), kept to the top_k tokens.
+def next_token_logits(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
+    """logits / temperature (float64) with every token outside the top_k set to -inf (probability 0).
 
-    temperature 0 means greedy: all probability on the argmax (the first, on ties).
-    Lower temperatures sharpen towards it, higher ones flatten towards uniform.
+    Lower temperatures sharpen the distribution towards the argmax, higher ones flatten it towards
+    uniform; temperature 0 (greedy) is the argmax itself, which callers take as the mode.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
     if top_k is not None and not 1 <= top_k <= logits.shape[-1]:
         raise ValueError(f"top_k must be in [1, {logits.shape[-1]}] (the vocabulary size) or None, got {top_k}")
-    logits = np.asarray(logits, dtype=np.float64)
-    if temperature == 0:
-        return np.eye(logits.shape[-1])[logits.argmax(axis=-1)]
-    scaled = logits / temperature
+    scaled = np.asarray(logits, dtype=np.float64)
+    if temperature > 0:
+        scaled = scaled / temperature
     if top_k is not None:
         kth_largest = np.partition(scaled, -top_k, axis=-1)[..., -top_k, None]
         scaled = np.where(scaled < kth_largest, -np.inf, scaled)
-    scaled -= scaled.max(axis=-1, keepdims=True)
-    probs = np.exp(scaled)
-    return probs / probs.sum(axis=-1, keepdims=True)
+    return scaled
+
+
+def next_token_probabilities(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
+    """The sampling distribution over the last axis: softmax(next_token_logits(...)).
+
+    temperature 0 means greedy: all probability on the argmax (the first, on ties).
+    """
+    scaled = next_token_logits(logits, temperature, top_k)
+    if temperature == 0:
+        return np.eye(scaled.shape[-1])[Categorical(scaled).mode()]
+    return Categorical(scaled).probs.data
 
 
 class TinyGPT(Module):
@@ -479,10 +488,8 @@ class TinyGPT(Module):
             with no_grad():
                 for _ in range(n):
                     logits = self(ids[:, -self.config.context:], last_only=True).data  # (B, V)
-                    probs = next_token_probabilities(logits, temperature, top_k)
-                    cumulative = probs.cumsum(axis=-1)
-                    draws = rng.random((len(ids), 1)) * cumulative[:, -1:]
-                    choice = (cumulative <= draws).sum(axis=-1)             # inverse-CDF sampling per row
+                    next_token = Categorical(next_token_logits(logits, temperature, top_k))
+                    choice = next_token.mode() if temperature == 0 else next_token.sample(rng)  # (B,)
                     ids = np.concatenate([ids, choice[:, None].astype(ids.dtype)], axis=1)
         finally:
             self.train(was_training)
