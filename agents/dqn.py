@@ -35,7 +35,12 @@ class DQNConfig:
     gamma: float = 0.99
     """discount factor"""
     lr: float = 1e-3
-    """Adam learning rate"""
+    """Adam learning rate (at the start when it decays)"""
+    lr_end: float | None = None
+    """learning rate after `lr_decay_steps` env steps, linear from `lr` (None: constant); a decayed
+    step size stops late updates from undoing a policy that already solves the task"""
+    lr_decay_steps: int = 100_000
+    """env steps over which the learning rate decays to `lr_end`"""
     hidden: tuple[int, ...] = (64, 64)
     """hidden layer sizes of the Q-network"""
     activation: str = "relu"
@@ -77,6 +82,8 @@ class DQNConfig:
 
     def __post_init__(self):
         check_policy(self.policy)
+        if self.lr_end is not None and not 0 <= self.lr_end <= self.lr:
+            raise ValueError(f"lr_end must be in [0, lr], got {self.lr_end}")
         if not 0 < self.tau <= 1:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
@@ -122,6 +129,7 @@ class DQN(Agent):
         self.optimizer = Adam(self.q_net.parameters(), lr=c.lr)
         self.buffer = ReplayBuffer(c.buffer_size, self.encoder.shape)
         self.epsilon_schedule = Schedule(c.epsilon_start, c.epsilon_end, c.exploration_steps)
+        self.lr_schedule = Schedule(c.lr, c.lr if c.lr_end is None else c.lr_end, c.lr_decay_steps)
         self.steps = self.episodes = self.updates = 0
         self.last_loss = None
 
@@ -149,6 +157,7 @@ class DQN(Agent):
         next_q_target = self.target_net.predict(next_obs)
         next_q_online = self.q_net.predict(next_obs) if c.double_dqn else None
         targets = td_targets(rewards, terminated, next_q_target, c.gamma, next_q_online)
+        self.optimizer.lr = self.lr_schedule(self.steps)
         loss = dqn_loss(self.q_net(Tensor(obs)), actions, targets, c.huber_delta)
         self.optimizer.zero_grad()
         loss.backward()
