@@ -23,9 +23,10 @@ from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
 from .base import Agent
-from .common import ObsEncoder, Schedule, check_total_steps, require_discrete_actions, seed_env
+from .common import ObsEncoder, Schedule, check_total_steps, require_discrete_actions
 from .policies import build_network, check_policy, copy_weights
 from .replay import ReplayBuffer
+from .run_state import Run, open_env
 
 MAX_SAVED_BUFFER_BYTES = 100 * 2**20
 
@@ -111,7 +112,7 @@ def dqn_loss(q_values: Tensor, actions: np.ndarray, targets: np.ndarray, delta: 
 class DQN(Agent):
     name = "dqn"
     Config = DQNConfig
-    saved = ("q_net", "target_net", "optimizer", "buffer", "steps", "episodes", "updates", "rng", "last_loss")
+    saved = ("q_net", "target_net", "optimizer", "buffer", "steps", "episodes", "updates", "rng", "last_loss", "run")
     optional = ("buffer",)  # left out above MAX_SAVED_BUFFER_BYTES: a resumed run then refills it
 
     def __init__(self, observation_space, action_space, config: DQNConfig | None = None, seed: int = 0):
@@ -132,6 +133,7 @@ class DQN(Agent):
         self.lr_schedule = Schedule(c.lr, c.lr if c.lr_end is None else c.lr_end, c.lr_decay_steps)
         self.steps = self.episodes = self.updates = 0
         self.last_loss = None
+        self.run = Run()
 
     @property
     def epsilon(self) -> float:
@@ -166,15 +168,41 @@ class DQN(Agent):
         self.updates += 1
         return float(loss.data)
 
-    def learn(self, make_env, total_steps: int, callback=None):
-        total_steps = check_total_steps(total_steps)
-        c, encoder = self.config, self.encoder
-        env = make_env()
+    def learn(self, env, total_steps: int, callback=None):
+        """Run `total_steps` more env steps on `env` (an env, a function that makes one, or a
+        SyncVectorEnv of one env); `callback(record)` after each episode, False stops.
+
+            >>> import gymnasium as gym
+            >>> env = gym.make("CartPole-v1")
+            >>> agent = DQN(env.observation_space, env.action_space, DQN.Config(hidden=(8,), learning_starts=50))
+            >>> agent.learn(env, 200).steps
+            200
+        """
+        end = self.steps + check_total_steps(total_steps)
+        c, encoder, run = self.config, self.encoder, self.run
+        env, owned = open_env(env, self)
+        features = None
+        episode_return, episode_length, needs_reset = 0.0, 0, False
+
+        def keep():  # the loop's variables, for checkpoints taken by the callback and the next learn
+            run.vars = {"features": features, "return": episode_return, "length": episode_length,
+                        "reset": needs_reset}
+
         try:
-            obs, _ = seed_env(env, self.rng)
-            features = encoder.one(obs)[0]
-            episode_return, episode_length = 0.0, 0
-            while self.steps < total_steps:
+            fresh = run.begin(env, self.rng)
+            if fresh is not None:
+                features = encoder.one(fresh[0])[0]
+            else:
+                v = run.vars
+                features, episode_return, episode_length, needs_reset = (
+                    np.asarray(v["features"], dtype=np.float32), v["return"], v["length"], v["reset"])
+            if not run.deliver(callback):
+                return self
+            while self.steps < end:
+                if needs_reset:
+                    obs, _ = env.reset()
+                    features = encoder.one(obs)[0]
+                    episode_return, episode_length, needs_reset = 0.0, 0, False
                 epsilon = self.epsilon_schedule(self.steps)
                 if self.rng.random() < epsilon:
                     action = int(self.rng.integers(self.n_actions))
@@ -194,20 +222,22 @@ class DQN(Agent):
                         and len(self.buffer) >= c.batch_size):
                     for _ in range(c.gradient_steps):
                         self.last_loss = self.update()
+                features = next_features
 
                 if terminated or truncated:
                     self.episodes += 1
-                    record = {"step": self.steps, "episode": self.episodes, "return": float(episode_return),
-                              "length": episode_length, "epsilon": epsilon, "loss": self.last_loss,
-                              "lr": self.optimizer.lr}
-                    if callback is not None and callback(record) is False:
+                    run.pending.append({"step": self.steps, "episode": self.episodes,
+                                        "return": float(episode_return), "length": episode_length,
+                                        "epsilon": epsilon, "loss": self.last_loss, "lr": self.optimizer.lr})
+                    needs_reset = True
+                    keep()
+                    if not run.deliver(callback):
                         break
-                    obs, _ = env.reset()
-                    next_features = encoder.one(obs)[0]
-                    episode_return, episode_length = 0.0, 0
-                features = next_features
         finally:
-            env.close()
+            keep()
+            run.end()
+            if owned:
+                env.close()
         return self
 
     # ------------------------------------------------------------ persistence

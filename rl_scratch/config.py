@@ -26,6 +26,7 @@ import gymnasium
 import numpy as np
 
 from rl_scratch.envs import ENV_SPECS
+from rl_scratch.envs.success import GOAL_ENVS, IsSuccess
 
 
 class ConfigError(Exception):
@@ -507,11 +508,12 @@ def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None):
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     try:
-        return gymnasium.make(env_id, **kwargs)
+        env = gymnasium.make(env_id, **kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"cannot make {env_id} with options {env_kwargs}: {error}") from None
     except gymnasium.error.Error as error:
         raise ConfigError(f"cannot make {env_id}: {error}") from None
+    return IsSuccess(env) if env_id in GOAL_ENVS else env  # evaluation reads success from info["is_success"]
 
 
 def describe_hyperparameters(config) -> str:

@@ -146,7 +146,8 @@ class Trainer:
         previous_handler = signal.signal(signal.SIGINT, self._on_sigint) if handles_sigint else None
         interrupted = False
         try:
-            self.agent.learn(self.make_env, total_steps, callback=self.on_episode)
+            # learn() counts steps from where the agent is (a resumed agent continues its run)
+            self.agent.learn(self.make_env, max(total_steps - self.agent.steps, 0), callback=self.on_episode)
         except KeyboardInterrupt:
             interrupted = True
         finally:
