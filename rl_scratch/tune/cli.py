@@ -236,6 +236,9 @@ class Workers:
             except (TrialFailed, Stopped) as error:
                 trial.set_user_attr("error", st.mask(str(error)))
                 raise
+            except OverCap:
+                worker.over_cap = True
+                raise
         return run
 
     def _finished(self, study, trial) -> None:
@@ -259,8 +262,7 @@ class Workers:
                 break
             self.study.optimize(self._objective(worker), n_trials=1, catch=(TrialFailed, Stopped, OverCap),
                                 callbacks=[self._finished])
-            last = self.study.get_trials(deepcopy=False)[-1:]
-            if last and last[0].user_attrs.get("over_cap"):
+            if worker.over_cap:
                 break
 
     def progress_line(self) -> str:

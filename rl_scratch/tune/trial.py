@@ -100,6 +100,8 @@ class WorkerState:
     last_eval: float | None = None
     pid: int | None = None
     """the trainer process of the current seed"""
+    over_cap: bool = False
+    """another worker took the study's last trial: this one stops"""
 
     def describe(self, steps: int) -> str:
         if self.trial is None:
