@@ -32,7 +32,6 @@ from . import space as sp
 from .storage import STORAGE_VARIABLE, mask, worker_identity
 
 POLL_SECONDS = 0.1
-KILL_GRACE_SECONDS = 5.0
 # The trainer's BLAS on one thread, so J workers on J cores do not fight (train.py does the same
 # when none of these is set; setting them covers any BLAS NumPy was built with).
 SINGLE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -156,15 +155,11 @@ def _read_evaluations(path: Path, seen: int) -> list[dict]:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL if it lingers (the trainer saves on SIGINT only; we want it gone)."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(KILL_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
+    """SIGKILL: a pruned or stopped trial's run is abandoned, so the trainer's graceful stop on
+    SIGTERM (final evaluation, checkpoint) would only cost time; its folder is never read again."""
+    if process.poll() is None:
         process.kill()
-        process.wait()
+    process.wait()
 
 
 def _last_line(log: Path) -> str:
