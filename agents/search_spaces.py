@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Uniform:
-    """A float in [low, high]; log=True samples its logarithm uniformly (learning rates)."""
+    """A float in [low, high]; log=True samples its logarithm uniformly (learning rates).
+
+    >>> SPACES["dqn"]["lr"]
+    Uniform(low=1e-05, high=0.01, log=True)
+    """
 
     low: float
     high: float
@@ -25,7 +29,11 @@ class Uniform:
 
 @dataclass(frozen=True)
 class Integer:
-    """An int in [low, high]; log=True for sizes spanning orders of magnitude."""
+    """An int in [low, high]; log=True for sizes spanning orders of magnitude.
+
+    >>> Integer(1, 20).high
+    20
+    """
 
     low: int
     high: int
@@ -34,7 +42,11 @@ class Integer:
 
 @dataclass(frozen=True)
 class Choice:
-    """One of a few values (ints, floats, strings, booleans, or tuples such as layer sizes)."""
+    """One of a few values (ints, floats, strings, booleans, or tuples such as layer sizes).
+
+    >>> SPACES["ppo"]["hidden"].options[1]
+    (64, 64)
+    """
 
     options: tuple
 
@@ -45,6 +57,9 @@ class BudgetFraction:
 
     Schedules (exploration, learning-rate decay) only make sense relative to how long
     a run trains; an absolute range tuned for 100k steps is meaningless at 2k.
+
+    >>> SPACES["qlearning"]["epsilon_decay_steps"]
+    BudgetFraction(low=0.05, high=0.9)
     """
 
     low: float
