@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from rl_scratch.nets import Categorical, Tensor, clip_grad_norm
 
-from .common import check_total_steps, finite_or_none, normalize
-from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, explained_variance, value_loss
+from .common import normalize
+from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, value_loss
 
 
 @dataclass
@@ -72,26 +72,5 @@ class A2C(ActorCriticAgent):
         return {"loss": float(loss.data), "pg_loss": float(pg_loss.data), "value_loss": float(v_loss.data),
                 "entropy": float(entropy.data)}
 
-    def learn(self, make_env, total_steps: int, callback=None):
-        total_steps = check_total_steps(total_steps)
-        if self.steps >= total_steps:
-            return self
-        c = self.config
-        buffer = RolloutBuffer(c.n_steps, c.n_envs, self.encoder.shape)
-        collector = self.collector(make_env)
-        try:
-            while self.steps < total_steps:
-                if c.anneal_lr:
-                    self.optimizer.lr = c.lr * (1.0 - self.steps / total_steps)
-                finished = collector.collect(buffer, self.featurize, self.policy_step, self.value_of, self.steps)
-                self.steps += c.n_envs * c.n_steps
-                records = list(self.episode_records(finished))
-                if callback is not None and any(callback(record) is False for record in records):
-                    break
-                buffer.compute_advantages(c.gamma, c.gae_lambda)
-                self.last_stats = self.update(buffer)
-                self.last_stats["explained_variance"] = finite_or_none(
-                    explained_variance(buffer.values.ravel(), buffer.returns.ravel()))
-        finally:
-            collector.close()
-        return self
+    def learn_rollout(self, buffer: RolloutBuffer, progress_remaining: float) -> dict:
+        return self.update(buffer)

@@ -75,7 +75,10 @@ def _describe(space) -> str:
     return repr(space) if isinstance(space, spaces.Space) else repr(space_from_json(space))
 
 
-def ensure_compatible(agent, env) -> None:
+LOAD_FIX = "load the checkpoint with the env (and env options) it was trained on"
+
+
+def ensure_compatible(agent, env, fix: str = LOAD_FIX) -> None:
     """Raise ValueError naming both spaces when `env` does not have the spaces `agent` was built for."""
     for kind in ("observation_space", "action_space"):
         ours, theirs = getattr(agent, kind), getattr(env, kind)
@@ -86,7 +89,7 @@ def ensure_compatible(agent, env) -> None:
         if not same:
             raise ValueError(
                 f"{type(agent).__name__} was built for {kind} {_describe(ours)}, but the env has "
-                f"{_describe(theirs)}: load the checkpoint with the env (and env options) it was trained on"
+                f"{_describe(theirs)}: {fix}"
             )
 
 

@@ -187,60 +187,68 @@ def normalize(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return (x - x.mean()) / (x.std() + eps)
 
 
-# ---------------------------------------------------------------- seeding
-def draw_seed(rng: np.random.Generator) -> int:
-    """A seed for an env reset or action space, drawn from the agent's own generator."""
-    return int(rng.integers(2**31 - 1))
-
-
-def seed_env(env, rng: np.random.Generator):
-    """First reset of `env` with a seed from `rng`; also seeds its action space. Returns (obs, info)."""
-    obs, info = env.reset(seed=draw_seed(rng))
-    env.action_space.seed(draw_seed(rng))
-    return obs, info
-
-
 # -------------------------------------------------------------- evaluation
-def _signals_success(env) -> bool:
-    """Envs where a terminal step with positive reward means the goal was reached."""
-    return type(env.unwrapped).__name__ in ("GridWorld", "FrozenLakeEnv")
+EVAL_STEP_CAP = 10_000
+"""the longest evaluation episode: a greedy policy that loops in an env without a time limit
+(CliffWalking-v1) would otherwise never end its episode"""
 
 
-def evaluate(agent, env, episodes: int = 10, seed: int | None = 0, deterministic: bool = True) -> dict:
-    """Run `episodes` episodes of `agent` in `env` and summarize the returns.
+def evaluate(agent, env, episodes: int = 10, seed: int | None = 0, deterministic: bool = True,
+             max_steps: int = EVAL_STEP_CAP) -> dict:
+    """Run `episodes` episodes of `agent` in `env` (an env or a function that makes one) and summarize them.
 
     The first reset uses `seed`; later resets continue the env's generator, so the
-    same seed gives the same episodes. Returns mean_return, std_return, returns,
-    lengths, and success_rate when the env reports success (info["is_success"],
-    or reaching the goal of GridWorld/FrozenLake).
+    same seed gives the same episodes. Acting draws (tie-breaks, sampled actions)
+    come from the evaluation's own generator, seeded with `seed` too, never from the
+    agent's: evaluating does not change how training continues. An episode still
+    running after `max_steps` steps is cut there (counted in "capped_episodes").
+    Returns mean_return, std_return, returns, lengths, capped_episodes, and
+    success_rate when the env reports success in info["is_success"] (Gymnasium's convention).
+
+        >>> import gymnasium as gym
+        >>> from rl_scratch.agents import QLearning
+        >>> env = gym.make("FrozenLake-v1")
+        >>> agent = QLearning(env.observation_space, env.action_space, seed=0)
+        >>> result = evaluate(agent, env, episodes=5)
+        >>> len(result["returns"]), result["mean_return"] <= 1.0
+        (5, True)
     """
-    if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
-    returns, lengths, successes = [], [], []
-    goal_based = _signals_success(env)
-    for episode in range(episodes):
-        obs, info = env.reset(seed=seed if episode == 0 else None)
-        if episode == 0 and seed is not None:
-            env.action_space.seed(seed)
-        total, length, done = 0.0, 0, False
-        success = None
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic=deterministic))
-            total += float(reward)
-            length += 1
-            done = terminated or truncated
-        if "is_success" in info:
-            success = bool(info["is_success"])
-        elif goal_based:
-            success = bool(terminated and reward > 0)
-        returns.append(total)
-        lengths.append(length)
-        successes.append(success)
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+        raise ValueError(f"episodes must be an integer >= 1, got {episodes!r}")
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    owned = not hasattr(env, "reset") and callable(env)
+    if owned:
+        env = env()
+    rng = np.random.default_rng(seed)
+    returns, lengths, successes, capped = [], [], [], 0
+    try:
+        for episode in range(episodes):
+            obs, info = env.reset(seed=seed if episode == 0 else None)
+            if episode == 0 and seed is not None:
+                env.action_space.seed(seed)
+            total, length, done = 0.0, 0, False
+            while not done:
+                action = agent.act(obs, deterministic=deterministic, rng=rng)
+                obs, reward, terminated, truncated, info = env.step(action)
+                total += float(reward)
+                length += 1
+                done = terminated or truncated
+                if not done and length >= max_steps:
+                    capped += 1
+                    break
+            returns.append(total)
+            lengths.append(length)
+            successes.append(bool(info["is_success"]) if "is_success" in info else None)
+    finally:
+        if owned:
+            env.close()
     result = {
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
         "returns": returns,
         "lengths": lengths,
+        "capped_episodes": capped,
     }
     if all(s is not None for s in successes):
         result["success_rate"] = float(np.mean(successes))

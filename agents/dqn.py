@@ -23,9 +23,10 @@ from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
 from .base import Agent
-from .common import ObsEncoder, Schedule, check_total_steps, require_discrete_actions, seed_env
+from .common import ObsEncoder, Schedule, check_total_steps, require_discrete_actions
 from .policies import build_network, check_policy, copy_weights
 from .replay import ReplayBuffer
+from .run_state import Run, open_env
 
 MAX_SAVED_BUFFER_BYTES = 100 * 2**20
 
@@ -35,7 +36,12 @@ class DQNConfig:
     gamma: float = 0.99
     """discount factor"""
     lr: float = 1e-3
-    """Adam learning rate"""
+    """Adam learning rate (at the start when it decays)"""
+    lr_end: float | None = None
+    """learning rate after `lr_decay_steps` env steps, linear from `lr` (None: constant); a decayed
+    step size stops late updates from undoing a policy that already solves the task"""
+    lr_decay_steps: int = 100_000
+    """env steps over which the learning rate decays to `lr_end`"""
     hidden: tuple[int, ...] = (64, 64)
     """hidden layer sizes of the Q-network"""
     activation: str = "relu"
@@ -77,6 +83,8 @@ class DQNConfig:
 
     def __post_init__(self):
         check_policy(self.policy)
+        if self.lr_end is not None and not 0 <= self.lr_end <= self.lr:
+            raise ValueError(f"lr_end must be in [0, lr], got {self.lr_end}")
         if not 0 < self.tau <= 1:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
@@ -104,7 +112,7 @@ def dqn_loss(q_values: Tensor, actions: np.ndarray, targets: np.ndarray, delta: 
 class DQN(Agent):
     name = "dqn"
     Config = DQNConfig
-    saved = ("q_net", "target_net", "optimizer", "buffer", "steps", "episodes", "updates", "rng", "last_loss")
+    saved = ("q_net", "target_net", "optimizer", "buffer", "steps", "episodes", "updates", "rng", "last_loss", "run")
     optional = ("buffer",)  # left out above MAX_SAVED_BUFFER_BYTES: a resumed run then refills it
 
     def __init__(self, observation_space, action_space, config: DQNConfig | None = None, seed: int = 0):
@@ -122,8 +130,10 @@ class DQN(Agent):
         self.optimizer = Adam(self.q_net.parameters(), lr=c.lr)
         self.buffer = ReplayBuffer(c.buffer_size, self.encoder.shape)
         self.epsilon_schedule = Schedule(c.epsilon_start, c.epsilon_end, c.exploration_steps)
+        self.lr_schedule = Schedule(c.lr, c.lr if c.lr_end is None else c.lr_end, c.lr_decay_steps)
         self.steps = self.episodes = self.updates = 0
         self.last_loss = None
+        self.run = Run()
 
     @property
     def epsilon(self) -> float:
@@ -149,6 +159,7 @@ class DQN(Agent):
         next_q_target = self.target_net.predict(next_obs)
         next_q_online = self.q_net.predict(next_obs) if c.double_dqn else None
         targets = td_targets(rewards, terminated, next_q_target, c.gamma, next_q_online)
+        self.optimizer.lr = self.lr_schedule(self.steps)
         loss = dqn_loss(self.q_net(Tensor(obs)), actions, targets, c.huber_delta)
         self.optimizer.zero_grad()
         loss.backward()
@@ -157,15 +168,41 @@ class DQN(Agent):
         self.updates += 1
         return float(loss.data)
 
-    def learn(self, make_env, total_steps: int, callback=None):
-        total_steps = check_total_steps(total_steps)
-        c, encoder = self.config, self.encoder
-        env = make_env()
+    def learn(self, env, total_steps: int, callback=None):
+        """Run `total_steps` more env steps on `env` (an env, a function that makes one, or a
+        SyncVectorEnv of one env); `callback(record)` after each episode, False stops.
+
+            >>> import gymnasium as gym
+            >>> env = gym.make("CartPole-v1")
+            >>> agent = DQN(env.observation_space, env.action_space, DQN.Config(hidden=(8,), learning_starts=50))
+            >>> agent.learn(env, 200).steps
+            200
+        """
+        end = self.steps + check_total_steps(total_steps)
+        c, encoder, run = self.config, self.encoder, self.run
+        env, owned = open_env(env, self)
+        features = None
+        episode_return, episode_length, needs_reset = 0.0, 0, False
+
+        def keep():  # the loop's variables, for checkpoints taken by the callback and the next learn
+            run.vars = {"features": features, "return": episode_return, "length": episode_length,
+                        "reset": needs_reset}
+
         try:
-            obs, _ = seed_env(env, self.rng)
-            features = encoder.one(obs)[0]
-            episode_return, episode_length = 0.0, 0
-            while self.steps < total_steps:
+            fresh = run.begin(env, self.rng)
+            if fresh is not None:
+                features = encoder.one(fresh[0])[0]
+            else:
+                v = run.vars
+                features, episode_return, episode_length, needs_reset = (
+                    np.asarray(v["features"], dtype=np.float32), v["return"], v["length"], v["reset"])
+            if not run.deliver(callback):
+                return self
+            while self.steps < end:
+                if needs_reset:
+                    obs, _ = env.reset()
+                    features = encoder.one(obs)[0]
+                    episode_return, episode_length, needs_reset = 0.0, 0, False
                 epsilon = self.epsilon_schedule(self.steps)
                 if self.rng.random() < epsilon:
                     action = int(self.rng.integers(self.n_actions))
@@ -185,20 +222,22 @@ class DQN(Agent):
                         and len(self.buffer) >= c.batch_size):
                     for _ in range(c.gradient_steps):
                         self.last_loss = self.update()
+                features = next_features
 
                 if terminated or truncated:
                     self.episodes += 1
-                    record = {"step": self.steps, "episode": self.episodes, "return": float(episode_return),
-                              "length": episode_length, "epsilon": epsilon, "loss": self.last_loss,
-                              "lr": self.optimizer.lr}
-                    if callback is not None and callback(record) is False:
+                    run.pending.append({"step": self.steps, "episode": self.episodes,
+                                        "return": float(episode_return), "length": episode_length,
+                                        "epsilon": epsilon, "loss": self.last_loss, "lr": self.optimizer.lr})
+                    needs_reset = True
+                    keep()
+                    if not run.deliver(callback):
                         break
-                    obs, _ = env.reset()
-                    next_features = encoder.one(obs)[0]
-                    episode_return, episode_length = 0.0, 0
-                features = next_features
         finally:
-            env.close()
+            keep()
+            run.end()
+            if owned:
+                env.close()
         return self
 
     # ------------------------------------------------------------ persistence

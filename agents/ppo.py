@@ -22,8 +22,8 @@ import numpy as np
 
 from rl_scratch.nets import Categorical, Tensor, clip_grad_norm, where
 
-from .common import check_total_steps, finite_or_none, normalize
-from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, explained_variance, mean_entropy, value_loss
+from .common import normalize
+from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, mean_entropy, value_loss
 
 
 @dataclass
@@ -122,28 +122,7 @@ class PPO(ActorCriticAgent):
                              entropy=float(entropy.data))
         return stats
 
-    def learn(self, make_env, total_steps: int, callback=None):
-        total_steps = check_total_steps(total_steps)
-        if self.steps >= total_steps:
-            return self
+    def learn_rollout(self, buffer: RolloutBuffer, progress_remaining: float) -> dict:
         c = self.config
-        buffer = RolloutBuffer(c.n_steps, c.n_envs, self.encoder.shape)
-        collector = self.collector(make_env)
-        try:
-            while self.steps < total_steps:
-                remaining = 1.0 - self.steps / total_steps
-                if c.anneal_lr:
-                    self.optimizer.lr = c.lr * remaining
-                clip_range = c.clip_range * remaining if c.anneal_clip else c.clip_range
-                finished = collector.collect(buffer, self.featurize, self.policy_step, self.value_of, self.steps)
-                self.steps += c.n_envs * c.n_steps
-                records = list(self.episode_records(finished))
-                if callback is not None and any(callback(record) is False for record in records):
-                    break
-                buffer.compute_advantages(c.gamma, c.gae_lambda)
-                self.last_stats = self.update(buffer, max(clip_range, 1e-8))
-                self.last_stats["explained_variance"] = finite_or_none(
-                    explained_variance(buffer.values.ravel(), buffer.returns.ravel()))
-        finally:
-            collector.close()
-        return self
+        clip_range = c.clip_range * progress_remaining if c.anneal_clip else c.clip_range
+        return self.update(buffer, max(clip_range, 1e-8))

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import Agent
-from .common import (Schedule, check_total_steps, greedy, require_discrete_actions,
-                     require_discrete_observations, seed_env)
+from .common import Schedule, check_total_steps, greedy, require_discrete_actions, require_discrete_observations
+from .run_state import Run, open_env
 
 
 @dataclass
@@ -59,7 +59,7 @@ class QLearningConfig:
 class QLearning(Agent):
     name = "qlearning"
     Config = QLearningConfig
-    saved = ("q_table", "steps", "episodes", "rng")
+    saved = ("q_table", "steps", "episodes", "rng", "run")
     on_policy = False  # SARSA bootstraps from the action it takes next
 
     def __init__(self, observation_space, action_space, config: QLearningConfig | None = None, seed: int = 0):
@@ -74,6 +74,7 @@ class QLearning(Agent):
         c = self.config
         self.epsilon_schedule = Schedule(c.epsilon_start, c.epsilon_end, c.epsilon_decay_steps, c.epsilon_schedule)
         self.lr_schedule = Schedule(c.lr, c.lr_end, c.lr_decay_steps, c.lr_schedule)
+        self.run = Run()
 
     @property
     def epsilon(self) -> float:
@@ -109,16 +110,43 @@ class QLearning(Agent):
         ties = [a for a, value in enumerate(row) if value == best]
         return ties[int(self.rng.random() * len(ties))]
 
-    def learn(self, make_env, total_steps: int, callback=None):
-        total_steps = check_total_steps(total_steps)
-        gamma, on_policy = self.config.gamma, self.on_policy
+    def learn(self, env, total_steps: int, callback=None):
+        """Run `total_steps` more env steps on `env` (an env, a function that makes one, or a
+        SyncVectorEnv of one env); `callback(record)` after each episode, False stops.
+
+            >>> import gymnasium as gym
+            >>> agent = QLearning(gym.spaces.Discrete(16), gym.spaces.Discrete(4), seed=0)
+            >>> agent.learn(lambda: gym.make("FrozenLake-v1"), 1000).steps
+            1000
+        """
+        end = self.steps + check_total_steps(total_steps)
+        gamma, on_policy, run = self.config.gamma, self.on_policy, self.run
         q = self.q_table.tolist()  # the loop reads and writes Python lists: several times faster on one cell
-        env = make_env()
+        env, owned = open_env(env, self)
+        state = action = None
+        episode_return, episode_length, needs_reset = 0.0, 0, False
+
+        def keep():  # the loop's variables, for checkpoints taken by the callback and the next learn
+            self.q_table[...] = q
+            run.vars = {"state": state, "action": action, "return": episode_return, "length": episode_length,
+                        "reset": needs_reset}
+
         try:
-            state, _ = seed_env(env, self.rng)
-            action = self._explore(q[state], self.epsilon)
-            episode_return, episode_length = 0.0, 0
-            while self.steps < total_steps:
+            fresh = run.begin(env, self.rng)
+            if fresh is not None:
+                state = self._state(fresh[0])
+                action = self._explore(q[state], self.epsilon)
+            else:
+                v = run.vars
+                state, action, episode_return, episode_length, needs_reset = (
+                    v["state"], v["action"], v["return"], v["length"], v["reset"])
+            if not run.deliver(callback):
+                return self
+            while self.steps < end:
+                if needs_reset:
+                    state, _ = env.reset()
+                    action = self._explore(q[state], self.epsilon_schedule(self.steps))
+                    episode_return, episode_length, needs_reset = 0.0, 0, False
                 next_state, reward, terminated, truncated, _ = env.step(action)
                 self.steps += 1
                 episode_return += reward
@@ -135,21 +163,23 @@ class QLearning(Agent):
                 lr = self.lr_schedule(self.steps)
                 row = q[state]
                 row[action] += lr * (target - row[action])
+                state, action = next_state, next_action
                 if terminated or truncated:
                     self.episodes += 1
-                    record = {"step": self.steps, "episode": self.episodes, "return": episode_return,
-                              "length": episode_length, "epsilon": epsilon, "lr": lr}
+                    run.pending.append({"step": self.steps, "episode": self.episodes, "return": episode_return,
+                                        "length": episode_length, "epsilon": epsilon, "lr": lr})
+                    needs_reset = True
                     if callback is not None:
-                        self.q_table[...] = q  # the callback may evaluate or checkpoint the agent
-                        if callback(record) is False:
+                        keep()  # the callback may evaluate or checkpoint the agent
+                        if not run.deliver(callback):
                             break
-                    next_state, _ = env.reset()
-                    next_action = self._explore(q[next_state], epsilon)
-                    episode_return, episode_length = 0.0, 0
-                state, action = next_state, next_action
+                    else:
+                        run.pending.clear()
         finally:
-            self.q_table[...] = q
-            env.close()
+            keep()
+            run.end()
+            if owned:
+                env.close()
         return self
 
     def greedy_policy(self) -> np.ndarray:

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 
 from rl_scratch.nets import Adam, Categorical, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
 from .base import Agent
-from .common import (ObsEncoder, categorical_log_probs, check_total_steps, draw_seed, normalize, require_discrete_actions,
+from .common import (ObsEncoder, categorical_log_probs, check_total_steps, normalize, require_discrete_actions,
                      sample_categorical)
 from .policies import build_network, check_policy
+from .run_state import Run, open_vector_env
 
 BASELINES = ("value", "mean", "none")
 
@@ -115,7 +115,7 @@ def reinforce_loss(logits: Tensor, actions: np.ndarray, advantages: np.ndarray, 
 class REINFORCE(Agent):
     name = "reinforce"
     Config = REINFORCEConfig
-    saved = ("policy_net", "value_net", "optimizer", "steps", "episodes", "updates", "rng", "last_stats")
+    saved = ("policy_net", "value_net", "optimizer", "steps", "episodes", "updates", "rng", "last_stats", "run")
 
     def __init__(self, observation_space, action_space, config: REINFORCEConfig | None = None, seed: int = 0):
         self.config = c = config if config is not None else self.Config()
@@ -135,6 +135,7 @@ class REINFORCE(Agent):
         self.optimizer = Adam(parameters, lr=c.lr)
         self.steps = self.episodes = self.updates = 0
         self.last_stats: dict = {}
+        self.run = Run()
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         return self.policy_net.predict(features)
@@ -186,24 +187,51 @@ class REINFORCE(Agent):
         return stats
 
     # -------------------------------------------------------------- training
-    def learn(self, make_env, total_steps: int, callback=None):
-        total_steps = check_total_steps(total_steps)
-        c, n = self.config, self.config.n_envs
-        envs = gym.vector.SyncVectorEnv([make_env for _ in range(n)],
-                                        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    def learn(self, env, total_steps: int, callback=None):
+        """Run `total_steps` more env steps (n_envs per vector step) on `env`: a function that makes
+        one env, an env (copied through its spec for the other n_envs - 1), or a SyncVectorEnv of
+        n_envs envs with same-step autoreset; `callback(record)` after each episode, False stops.
+
+            >>> import gymnasium as gym
+            >>> config = REINFORCE.Config(hidden=(8,), n_envs=2, batch_episodes=2)
+            >>> env = gym.make("CartPole-v1")
+            >>> agent = REINFORCE(env.observation_space, env.action_space, config)
+            >>> agent.learn(lambda: gym.make("CartPole-v1"), 100).steps
+            100
+        """
+        end = self.steps + check_total_steps(total_steps)
+        c, n, run = self.config, self.config.n_envs, self.run
+        envs, close = open_vector_env(env, self, n)
+        features = None
+        # Per sub-env: the steps of its unfinished episode, carried across updates.
+        carried = [[] for _ in range(n)]
+        # Step-major since the last update: (features, actions, rewards, dones), each (n_envs, ...).
+        steps_since_update = []
+        finished = 0
+        episode_returns = np.zeros(n)
+        episode_lengths = np.zeros(n, dtype=np.int64)
+
+        def keep():  # the loop's variables, for checkpoints taken by the callback and the next learn
+            stacked = [np.stack([step[k] for step in steps_since_update]) for k in range(4)] \
+                if steps_since_update else None  # (T, n_envs, ...) each: four arrays, not 4 T
+            run.vars = {"features": features, "carried": carried, "steps_since_update": stacked,
+                        "finished": finished, "returns": episode_returns, "lengths": episode_lengths}
+
         try:
-            obs, _ = envs.reset(seed=draw_seed(self.rng))
-            envs.action_space.seed(draw_seed(self.rng))
-            features = self.encoder.batch(obs)
-            # Per sub-env: the steps of its unfinished episode, carried across updates.
-            carried = [[] for _ in range(n)]
-            # Step-major since the last update: (features, actions, rewards, dones), each (n_envs, ...).
-            steps_since_update = []
-            finished = 0
-            episode_returns = np.zeros(n)
-            episode_lengths = np.zeros(n, dtype=np.int64)
-            stop = False
-            while self.steps < total_steps and not stop:
+            fresh = run.begin(envs, self.rng)
+            if fresh is not None:
+                features = self.encoder.batch(fresh[0]).copy()  # the vector env reuses its obs buffer
+            else:
+                v = run.vars
+                features = np.asarray(v["features"], dtype=np.float32)
+                carried = [[np.asarray(x) for x in episode] for episode in v["carried"]]
+                stacked = v["steps_since_update"]
+                steps_since_update = [] if stacked is None else list(zip(*(np.asarray(x) for x in stacked)))
+                finished = int(v["finished"])
+                episode_returns, episode_lengths = np.array(v["returns"]), np.array(v["lengths"])
+            if not run.deliver(callback):
+                return self
+            while self.steps < end:
                 actions = sample_categorical(self.logits(features), self.rng)
                 obs, rewards, terminated, truncated, info = envs.step(actions)
                 self.steps += n
@@ -216,22 +244,29 @@ class REINFORCE(Agent):
                     final = self.encoder.batch(np.stack([info["final_obs"][i] for i in np.flatnonzero(bootstrap)]))
                     learning_rewards[bootstrap] += c.gamma * self.values(final)
                 steps_since_update.append((features, actions, learning_rewards, dones))
-                features = self.encoder.batch(obs)
+                features = self.encoder.batch(obs).copy()  # the vector env reuses its obs buffer
 
                 for i in np.flatnonzero(dones):
                     self.episodes += 1
                     finished += 1
-                    record = {"step": self.steps, "episode": self.episodes, "return": float(episode_returns[i]),
-                              "length": int(episode_lengths[i]), "lr": self.optimizer.lr, **self.last_stats}
+                    run.pending.append({"step": self.steps, "episode": self.episodes,
+                                        "return": float(episode_returns[i]), "length": int(episode_lengths[i]),
+                                        "lr": self.optimizer.lr})
                     episode_returns[i], episode_lengths[i] = 0.0, 0
-                    if callback is not None and callback(record) is False:
-                        stop = True
-                if finished >= c.batch_episodes and not stop:
+                if finished >= c.batch_episodes:
                     batch = self._complete_episodes(carried, steps_since_update)
                     self.last_stats = self.update(*batch)
                     steps_since_update, finished = [], 0
+                if run.pending:
+                    for record in run.pending:
+                        record.update(self.last_stats)
+                    keep()
+                    if not run.deliver(callback):
+                        break
         finally:
-            envs.close()
+            keep()
+            run.end()
+            close()
         return self
 
     @staticmethod

@@ -43,7 +43,9 @@ class ReplayBuffer:
         """(obs, actions, rewards, next_obs, terminated) for `batch_size` uniform draws with replacement."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        index = rng.integers(0, self.size, size=batch_size)
+        # Draws count from the oldest transition, not from slot 0, so a sample depends on the
+        # transitions held and not on where the ring happens to start (a reloaded buffer starts at 0).
+        index = (self.position - self.size + rng.integers(0, self.size, size=batch_size)) % self.capacity
         return (self.obs[index], self.actions[index], self.rewards[index], self.next_obs[index],
                 self.terminated[index])
 

@@ -22,18 +22,17 @@ and the GAE recursion is cut at either (the next stored step belongs to a new ep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-import gymnasium
 import numpy as np
 
 from rl_scratch.nets import Adam, Categorical, Tensor, no_grad, where
 
 from .base import Agent
-from .checkpoint import ensure_compatible
-from .common import ObsEncoder, categorical_log_probs, draw_seed, require_discrete_actions, sample_categorical
+from .common import (ObsEncoder, categorical_log_probs, check_total_steps, finite_or_none, require_discrete_actions,
+                     sample_categorical)
 from .normalize import RunningMeanStd
 from .policies import ACTOR_CRITIC_POLICIES, build_network, check_policy
+from .run_state import Run, open_vector_env
 
 
 # ---------------------------------------------------------------------- GAE
@@ -158,40 +157,45 @@ class RolloutBuffer:
     def reset(self) -> None:
         self.pos = 0
 
+    ARRAYS = ("obs", "actions", "log_probs", "values", "rewards", "terminated", "episode_end", "final_values")
+
+    def state_dict(self) -> dict:
+        """The steps stored so far (a rollout in progress), for checkpoints."""
+        return {"pos": self.pos, "last_values": self.last_values.copy(),  # set once the rollout is full
+                **{name: getattr(self, name)[:self.pos].copy() for name in self.ARRAYS}}
+
+    def load_state_dict(self, state: dict) -> None:
+        pos = int(state["pos"])
+        if not 0 <= pos <= self.n_steps:
+            raise ValueError(f"a rollout of {pos} steps does not fit a buffer of {self.n_steps}")
+        for name in self.ARRAYS:
+            getattr(self, name)[:pos] = state[name]
+        self.last_values[...] = state["last_values"]
+        self.pos = pos
+
 
 # ---------------------------------------------------------------- collection
-def make_vector_env(make_env, n_envs: int, asynchronous: bool = False):
-    """n copies of make_env() in a Sync (or Async: subprocesses) vector env with same-step autoreset."""
-    fns = [make_env] * n_envs
-    mode = gymnasium.vector.AutoresetMode.SAME_STEP
-    if asynchronous:
-        return gymnasium.vector.AsyncVectorEnv(fns, copy=False, autoreset_mode=mode)
-    return gymnasium.vector.SyncVectorEnv(fns, copy=False, autoreset_mode=mode)
-
-
 class VectorCollector:
     """Steps a vector env, fills rollout buffers, and keeps per-env episode statistics across rollouts."""
 
-    def __init__(self, make_env, n_envs: int, rng: np.random.Generator, asynchronous: bool = False):
-        self.env = make_vector_env(make_env, n_envs, asynchronous)
-        self.obs, _ = self.env.reset(seed=draw_seed(rng))
-        self.env.action_space.seed(draw_seed(rng))
-        self.n_envs = n_envs
-        self.episode_returns = np.zeros(n_envs)
-        self.episode_lengths = np.zeros(n_envs, dtype=np.int64)
+    def __init__(self, env, obs):
+        self.env, self.obs = env, obs
+        self.n_envs = env.num_envs
+        self.episode_returns = np.zeros(self.n_envs)
+        self.episode_lengths = np.zeros(self.n_envs, dtype=np.int64)
 
-    def collect(self, buffer: RolloutBuffer, featurize, policy_step, value_of, steps: int):
-        """Fill `buffer` with n_steps vector steps.
+    def collect(self, buffer: RolloutBuffer, featurize, policy_step, value_of, steps: int, limit: int | None = None):
+        """Fill `buffer` up to its n_steps vector steps, taking at most `limit` of them.
 
         featurize(obs, update) -> network inputs (update: let a normalizer see them);
         policy_step(features) -> (actions, log_probs, values); value_of(features) -> values.
         Returns the finished episodes as (step, return, length) tuples, `steps` counting on from
-        the value given.
+        the value given. A full buffer also gets `last_values`, V of the observation after it.
         """
-        buffer.reset()
         finished = []
         n = self.n_envs
-        for _ in range(buffer.n_steps):
+        count = buffer.n_steps - buffer.pos
+        for _ in range(count if limit is None else min(count, limit)):
             features = featurize(self.obs, True)
             actions, log_probs, values = policy_step(features)
             # features may view the env's own obs buffer (copy=False), which the step overwrites: store them first
@@ -212,11 +216,18 @@ class VectorCollector:
                     finished.append((steps, float(self.episode_returns[i]), int(self.episode_lengths[i])))
                 self.episode_returns[ended] = 0.0
                 self.episode_lengths[ended] = 0
-        buffer.last_values[...] = value_of(featurize(self.obs, False))
+        if buffer.pos == buffer.n_steps:
+            buffer.last_values[...] = value_of(featurize(self.obs, False))
         return finished
 
-    def close(self) -> None:
-        self.env.close()
+    def state_dict(self) -> dict:
+        return {"obs": np.array(self.obs), "returns": self.episode_returns.copy(),
+                "lengths": self.episode_lengths.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.obs = np.array(state["obs"])
+        self.episode_returns[...] = state["returns"]
+        self.episode_lengths[...] = state["lengths"]
 
 
 # -------------------------------------------------------------------- losses
@@ -249,7 +260,7 @@ def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
 class ActorCriticAgent(Agent):
     """Construction, acting and checkpoints of A2C and PPO; each defines `Config`, `update` and `learn`."""
 
-    saved = ("net", "optimizer", "normalizer", "steps", "episodes", "updates", "rng", "last_stats")
+    saved = ("net", "optimizer", "normalizer", "steps", "episodes", "updates", "rng", "last_stats", "run")
 
     def __init__(self, observation_space, action_space, config=None, seed: int = 0):
         self.config = c = config if config is not None else self.Config()
@@ -265,6 +276,7 @@ class ActorCriticAgent(Agent):
         self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
         self.steps = self.episodes = self.updates = 0
         self.last_stats: dict = {}
+        self.run = Run()
 
     def featurize(self, obs, update: bool = False) -> np.ndarray:
         """A vector env's observation batch -> network inputs (normalized; `update` feeds the statistics)."""
@@ -308,17 +320,77 @@ class ActorCriticAgent(Agent):
         logits, _ = self.net.predict(self._features(observations))
         return np.exp(categorical_log_probs(logits))
 
-    def collector(self, make_env) -> VectorCollector:
-        """The vector env for `learn`; an env whose spaces differ from the agent's raises ValueError."""
-        collector = VectorCollector(make_env, self.config.n_envs, self.rng, asynchronous=self.config.async_envs)
-        single = SimpleNamespace(observation_space=collector.env.single_observation_space,
-                                 action_space=collector.env.single_action_space)
+    def learn_rollout(self, buffer: RolloutBuffer, progress_remaining: float) -> dict:
+        """Learn from one full rollout (advantages computed); returns the loss terms to log.
+        `progress_remaining` falls from 1 to 0 over the learn call's steps (for annealed settings)."""
+        raise NotImplementedError
+
+    def learn(self, env, total_steps: int, callback=None):
+        """Run `total_steps` more env steps (n_envs per vector step) on `env`: a function that makes
+        one env, an env (copied through its spec for the other n_envs - 1), or a SyncVectorEnv of
+        n_envs envs with same-step autoreset; `callback(record)` after each episode, False stops.
+
+        A rollout is learned from once it is full; the budget may end one half-way, and the next
+        `learn` (or a resumed checkpoint) completes it. Annealed settings fall linearly from
+        their value at step 0 of the run to 0 at the end of this call's budget: a resumed run
+        that passes the rest of its budget anneals exactly as if it had never stopped.
+
+            >>> import gymnasium as gym
+            >>> from rl_scratch.agents import PPO
+            >>> env = gym.make("CartPole-v1")
+            >>> agent = PPO(env.observation_space, env.action_space, PPO.Config(n_steps=32, batch_size=64))
+            >>> agent.learn(lambda: gym.make("CartPole-v1"), 200).steps, agent.updates > 0
+            (200, True)
+        """
+        horizon = self.steps + check_total_steps(total_steps)
+        c, run = self.config, self.run
+        envs, close = open_vector_env(env, self, c.n_envs, c.async_envs)
+        buffer = RolloutBuffer(c.n_steps, c.n_envs, self.encoder.shape)
+        collector = None
+        rollout_start = self.steps
+
+        def keep():  # the loop's variables, for checkpoints taken by the callback and the next learn
+            if collector is not None:
+                run.vars = {"collector": collector.state_dict(), "rollout": buffer.state_dict(),
+                            "rollout_start": rollout_start}
+
         try:
-            ensure_compatible(self, single)
-        except ValueError:
-            collector.close()
-            raise
-        return collector
+            fresh = run.begin(envs, self.rng)
+            collector = VectorCollector(envs, None if fresh is None else fresh[0])
+            if fresh is None:
+                collector.load_state_dict(run.vars["collector"])
+                buffer.load_state_dict(run.vars["rollout"])
+                rollout_start = int(run.vars["rollout_start"])
+            if not run.deliver(callback):
+                return self
+            while True:
+                if buffer.pos == buffer.n_steps:  # a full rollout (maybe collected by an earlier call)
+                    buffer.compute_advantages(c.gamma, c.gae_lambda)
+                    remaining = 1.0 - rollout_start / horizon
+                    self.last_stats = self.learn_rollout(buffer, remaining)
+                    self.last_stats["explained_variance"] = finite_or_none(
+                        explained_variance(buffer.values.ravel(), buffer.returns.ravel()))
+                    buffer.reset()
+                if self.steps >= horizon:
+                    break
+                if buffer.pos == 0:
+                    rollout_start = self.steps
+                    if c.anneal_lr:
+                        self.optimizer.lr = c.lr * (1.0 - self.steps / horizon)
+                before = buffer.pos
+                limit = -(-(horizon - self.steps) // c.n_envs)  # vector steps left in the budget
+                finished = collector.collect(buffer, self.featurize, self.policy_step, self.value_of, self.steps,
+                                             limit)
+                self.steps += c.n_envs * (buffer.pos - before)
+                run.pending.extend(self.episode_records(finished))
+                keep()
+                if not run.deliver(callback):
+                    break
+        finally:
+            keep()
+            run.end()
+            close()
+        return self
 
     def episode_records(self, finished):
         """Callback records of the episodes a rollout finished (counts them)."""

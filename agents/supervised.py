@@ -37,9 +37,9 @@ from rl_scratch.nets import functional as F
 from rl_scratch.nets.transformer import next_token_probabilities
 
 from .base import Agent
-from .common import (ObsEncoder, categorical_log_probs, check_total_steps, require_discrete_actions, sample_categorical,
-                     seed_env)
+from .common import ObsEncoder, categorical_log_probs, check_total_steps, require_discrete_actions, sample_categorical
 from .policies import POLICIES, build_network, check_policy
+from .run_state import Run, open_env
 
 SUPERVISED_POLICIES = ("auto", *(p for p in POLICIES if p != "attention"))  # attention reads grid observations
 MAX_CONFUSION_CLASSES = 20  # larger confusion matrices (a 65-character vocabulary) are left out of reports
@@ -254,7 +254,7 @@ class SteppedBatches:
 class Supervised(Agent):
     name = "supervised"
     Config = SupervisedConfig
-    saved = ("net", "optimizer", "steps", "episodes", "updates", "rng", "last_loss", "vocabulary", "data_pass")
+    saved = ("net", "optimizer", "steps", "episodes", "updates", "rng", "last_loss", "vocabulary", "data_pass", "run")
 
     def __init__(self, observation_space, action_space, config: SupervisedConfig | None = None, seed: int = 0):
         self.config = c = config if config is not None else self.Config()
@@ -273,6 +273,7 @@ class Supervised(Agent):
         self.last_loss = None
         self.vocabulary: list[str] | None = None  # the text env's characters, so generate() needs no env
         self.batches = None
+        self.run = Run()
 
     @staticmethod
     def auto_policy(observation_space, n_classes: int) -> str:
@@ -357,15 +358,27 @@ class Supervised(Agent):
             return WindowBatches(np.asarray(data, dtype=np.int64), int(base.context))
         return SteppedBatches(env, obs, info)
 
-    def learn(self, make_env, total_steps: int, callback=None):
-        total_steps = check_total_steps(total_steps)
-        c = self.config
-        env = make_env()
+    def learn(self, env, total_steps: int, callback=None):
+        """Learn from `total_steps` more examples of `env` (an env or a function that makes one), in
+        whole batches; `callback(record)` after each batch (its accuracy as "return"), False stops.
+
+            >>> import gymnasium as gym
+            >>> import rl_scratch
+            >>> env = gym.make("rl_scratch/Iris-v0")
+            >>> agent = Supervised(env.observation_space, env.action_space, seed=0)
+            >>> agent.learn(env, 310).steps  # whole batches of 32
+            320
+        """
+        end = self.steps + check_total_steps(total_steps)
+        c, run = self.config, self.run
+        env, owned = open_env(env, self)
         try:
-            obs, info = seed_env(env, self.rng)
+            fresh = run.begin(env, self.rng)
+            obs, info = fresh if fresh is not None else (run.vars.get("obs"), {"label": run.vars.get("label")})
             self.batches = self._batches(env, obs, info)
-            while self.steps < total_steps:
-                inputs, labels = self.batches.next(c.batch_size, self.rng)
+            while self.steps < end:
+                inputs, labels = self.batches.next(c.batch_size, self.rng)  # whole batches: a budget that ends
+                # inside one runs it to its end, so learn(N); learn(M) makes the batches learn(N + M) makes
                 self.last_loss, accuracy = self.update(inputs, labels)
                 self.steps += len(inputs)
                 self.episodes += len(inputs)
@@ -374,7 +387,11 @@ class Supervised(Agent):
                 if callback is not None and callback(record) is False:
                     break
         finally:
-            env.close()
+            if isinstance(self.batches, SteppedBatches):
+                run.vars = {"obs": np.asarray(self.batches.obs), "label": self.batches.info.get("label")}
+            run.end()
+            if owned:
+                env.close()
         return self
 
     # ------------------------------------------------------------- reports

@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 from rl_scratch.agents import DQN, REINFORCE, QLearning, evaluate  # noqa: E402
 from rl_scratch.agents.planning import finite_horizon_value_iteration, tabular_model  # noqa: E402
 from rl_scratch.agents.tuned import TUNED  # noqa: E402
+from rl_scratch.envs.success import IsSuccess  # noqa: E402
 
 EVAL_EVERY = 2500
 EVAL_EPISODES = 20
@@ -100,7 +101,7 @@ def tabular(env_id: str, steps: int, seeds: int, metric: str, target: float) -> 
         start = time.perf_counter()
         agent.learn(lambda: gym.make(env_id), steps)
         times.append(time.perf_counter() - start)
-        result = evaluate(agent, gym.make(env_id), episodes=1000, seed=10_000 + seed)
+        result = evaluate(agent, IsSuccess(gym.make(env_id)), episodes=1000, seed=10_000 + seed)
         scores.append(result[metric])
         print(f"  {env_id} seed {seed}: {metric} {result[metric]:.3f} after {steps} steps ({times[-1]:.1f} s)", flush=True)
     score = statistics.median(scores)

@@ -18,6 +18,7 @@ _LAZY = {
     "Iris": "rl_scratch.envs.iris",
     "NextToken": "rl_scratch.envs.next_token",
     "CharTokenizer": "rl_scratch.envs.next_token",
+    "IsSuccess": "rl_scratch.envs.success",
 }
 
 __all__ = ["ENV_SPECS", "register_envs", *_LAZY]

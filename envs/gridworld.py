@@ -284,11 +284,12 @@ class GridWorld(gym.Env):
 
     ## Information
     `reset()` returns info keys: `prob`.
-    `step()` returns info keys: `prob`, `slipped`.
+    `step()` returns info keys: `prob`, `slipped`, `is_success`.
 
     `prob` is the probability of the transition just taken under
     `transition_model()` (1.0 at reset); `slipped` says whether the move went
-    sideways.
+    sideways; `is_success` whether the agent is on a goal (Gymnasium's
+    convention for goal-reaching tasks: evaluation reads it at the episode's end).
 
     ## Arguments
     * `render_mode=None`: `"human"` (pygame window), `"rgb_array"` (HxWx3 uint8
@@ -415,6 +416,7 @@ class GridWorld(gym.Env):
         self._reward = reward.tolist()
         self._terminated = terminated.tolist()
         self._prob = outcome_prob.tolist()
+        self._goal = [bool(cell == "G") for cell in flat]
         self._slip_lo = 1.0 - self.slip_prob
         self._slip_hi = 1.0 - self.slip_prob / 2
 
@@ -539,8 +541,19 @@ class GridWorld(gym.Env):
             reward,
             self._terminated[s][d],
             False,
-            {"prob": self._prob[s][a][d], "slipped": d != a},
+            {"prob": self._prob[s][a][d], "slipped": d != a, "is_success": self._goal[ns]},
         )
+
+    def get_state(self) -> dict:
+        """The episode in progress as plain values (np_random aside), for checkpoints; see `set_state`."""
+        return {"s": self._s, "last_action": self.last_action, "last_reward": self.last_reward}
+
+    def set_state(self, state: dict) -> None:
+        """Continue the episode `get_state` described (on an env made with the same arguments)."""
+        s = int(state["s"])
+        if not 0 <= s < self.n_states:
+            raise ValueError(f"state['s'] must be in [0, {self.n_states}), got {s}")
+        self._s, self.last_action, self.last_reward = s, state["last_action"], state["last_reward"]
 
     # ------------------------------------------------------------- rendering
     def set_overlay(self, values=None, policy=None) -> None:

@@ -208,6 +208,14 @@ class Iris(gym.Env):
             self.render()
         return self._X[self.split][i].copy(), float(a == label), True, False, {"label": label, "index": i}
 
+    def get_state(self) -> dict:
+        """The example being served and the evaluation cursor, as plain values (np_random aside); see `set_state`."""
+        return {"cursor": self._cursor, "index": self._index, "last_action": self.last_action}
+
+    def set_state(self, state: dict) -> None:
+        """Continue where `get_state` was taken (on an env made with the same arguments)."""
+        self._cursor, self._index, self.last_action = int(state["cursor"]), state["index"], state["last_action"]
+
     # ------------------------------------------------------------- rendering
     def render(self):
         return _render.render(self, self._draw, self._render_text, ready=self._index is not None)

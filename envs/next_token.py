@@ -267,6 +267,14 @@ class NextToken(gym.Env):
             self.render()
         return self.tokens[t - self.context : t].copy(), float(a == label), True, False, {"label": label, "position": t}
 
+    def get_state(self) -> dict:
+        """The example being served and the evaluation cursor, as plain values (np_random aside); see `set_state`."""
+        return {"cursor": self._cursor, "t": self._t, "last_action": self.last_action}
+
+    def set_state(self, state: dict) -> None:
+        """Continue where `get_state` was taken (on an env made with the same arguments)."""
+        self._cursor, self._t, self.last_action = int(state["cursor"]), state["t"], state["last_action"]
+
     # ------------------------------------------------------------- rendering
     def render(self):
         return _render.render(self, self._draw, self._render_text, ready=self._t is not None)

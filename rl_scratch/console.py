@@ -106,24 +106,18 @@ def final_report(summary: dict, target, state, folder, interrupted: bool) -> str
     steps, wall = summary["steps"], summary["wall_time_s"]
     lines = [f"\n{'Stopped' if interrupted else 'Finished'}: {steps} steps, {summary['episodes']} episodes "
              f"in {wall:.1f} s ({steps / max(wall, 1e-9):.0f} steps/s overall)"]
-    if "mean_return" in summary:
-        line = (f"Final evaluation ({summary['eval_episodes']} deterministic episodes): mean return "
-                f"{summary['mean_return']:.3f} +- {summary['std_return']:.3f}")
+    final = summary.get("final")
+    if final is not None:
+        line = (f"Final policy ({final['n']} deterministic episodes): mean return {final['mean']:.3f} "
+                f"+- {final['std']:.3f}, 95% CI [{final['ci_low']:.3f}, {final['ci_high']:.3f}]")
         if summary.get("success_rate") is not None:
             line += f", success rate {100 * summary['success_rate']:.0f}%"
         lines.append(line)
+        if summary.get("last_evaluations", 0) > 1:
+            lines.append(f"Mean of the last {summary['last_evaluations']} evaluations: "
+                         f"{summary['mean_last_evaluations']:.3f}")
     if target.value is not None:
-        what = target.describe()
-        if summary.get("reached_target"):
-            noisy = target.optimum is not None and summary["std_return"] > 0
-            line = f"Reached the {what}" + (" (within evaluation noise)." if noisy else ".")
-        else:
-            line = f"Not at the {what} yet."
-        if state.target_step is not None:
-            line += f" First reached at step {state.target_step} ({state.target_wall_time:.1f} s)."
-        else:
-            line += " Train longer (--steps) or change hyperparameters (--set)."
-        lines.append(line)
+        lines.append(target_line(summary, target, state))
     if "report" in summary:
         lines.extend(held_out_lines(summary["report"]))
     if state.best_return is not None:
@@ -134,6 +128,26 @@ def final_report(summary: dict, target, state, folder, interrupted: bool) -> str
                      "  (add --steps N for a new total)")
     lines.append(f"Watch it:    python -m rl_scratch.play {shlex.quote(str(folder))}")
     return "\n".join(lines)
+
+
+def target_line(summary: dict, target, state) -> str:
+    """The verdict on the final policy: says "Reached" only when its 95% interval reaches the target."""
+    what = target.describe()
+    verdict = summary.get("target_verdict")
+    if verdict == "at":
+        line = f"Reached the {what} with the final policy."
+    elif verdict == "within noise":
+        line = (f"The final policy is within evaluation noise of the {what}: its mean "
+                f"{summary['final']['mean']:.3f} is below, its 95% interval reaches it.")
+    else:
+        line = f"The final policy is below the {what}."
+    if state.target_step is not None:
+        kept = "" if verdict in ("at", "within noise") else ", and did not keep it"
+        line += (f" An evaluation first reached it at step {state.target_step} "
+                 f"({state.target_wall_time:.1f} s){kept}.")
+    if verdict not in ("at", "within noise"):
+        line += " Train longer (--steps) or change hyperparameters (--set)."
+    return line
 
 
 def held_out_lines(report: dict) -> list:

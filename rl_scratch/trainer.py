@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rl_scratch import config as cfg
-from rl_scratch import runs
+from rl_scratch import runs, stats
 from rl_scratch.agents import evaluation_report
 from rl_scratch.console import Progress, final_report, say
 from rl_scratch.target import Target
@@ -26,6 +26,7 @@ from rl_scratch.window import RenderEvery
 
 EXIT_INTERRUPTED = 130
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation env's seed: `--seed` plus this, apart from the agent's streams
+LAST_EVALUATIONS = 5  # eval.json's mean_last_evaluations: how steady the end of the run was
 
 
 @dataclasses.dataclass
@@ -145,7 +146,8 @@ class Trainer:
         previous_handler = signal.signal(signal.SIGINT, self._on_sigint) if handles_sigint else None
         interrupted = False
         try:
-            self.agent.learn(self.make_env, total_steps, callback=self.on_episode)
+            # learn() counts steps from where the agent is (a resumed agent continues its run)
+            self.agent.learn(self.make_env, max(total_steps - self.agent.steps, 0), callback=self.on_episode)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -185,10 +187,17 @@ class Trainer:
             else round(self.state.target_wall_time, 3),
         }
         if result is not None:
+            # The result of the run is the policy it ends with: its mean, std and the 95% interval
+            # of its mean over the evaluation episodes, beside the best and first-reached figures.
             summary.update(mean_return=result["mean_return"], std_return=result["std_return"],
                            success_rate=result.get("success_rate"), returns=result["returns"],
-                           lengths=result["lengths"])
+                           lengths=result["lengths"], final=stats.summarize(result["returns"]))
+            recent = [v for v in runs.read_csv(self.folder / runs.EVALUATIONS_FILE).get("mean_return", [])
+                      if v is not None][-LAST_EVALUATIONS:]
+            summary.update(mean_last_evaluations=float(np.mean(recent)) if recent else None,
+                           last_evaluations=len(recent))
             if self.target.value is not None:
+                summary["target_verdict"] = self.target.verdict(result)
                 summary["reached_target"] = self.target.reached_by(result)
         try:
             held_out = evaluation_report(

@@ -13,6 +13,7 @@ from rl_scratch.agents.normalize import RunningMeanStd
 from rl_scratch.agents.planning import ValueIteration
 from rl_scratch.agents.ppo import PPO, PPOConfig, clipped_surrogate_loss
 from rl_scratch.agents.rollout import (RolloutBuffer, VectorCollector, compute_gae, mean_entropy, value_loss)
+from rl_scratch.agents.run_state import same_step_vector_env
 from rl_scratch.nets import Tensor, gradcheck, where
 
 GRID = "rl_scratch/GridWorld-v0"
@@ -90,12 +91,13 @@ class CountingEnv(gym.Env):
 @pytest.mark.parametrize("terminate_at", [None, 3])
 def test_collector_bootstraps_from_the_final_observation_not_the_reset_one(terminate_at):
     make_env = lambda: gym.wrappers.TimeLimit(CountingEnv(terminate_at), max_episode_steps=3)  # noqa: E731
-    collector = VectorCollector(make_env, 2, np.random.default_rng(0))
+    envs = same_step_vector_env(make_env, 2)
+    collector = VectorCollector(envs, envs.reset(seed=0)[0])
     buffer = RolloutBuffer(4, 2, (1,))
     value_of = lambda features: 10.0 * features[:, 0]  # noqa: E731
     policy_step = lambda features: (np.zeros(2, np.int64), np.zeros(2), value_of(features))  # noqa: E731
     finished = collector.collect(buffer, lambda obs, update: np.asarray(obs, np.float32), policy_step, value_of, 0)
-    collector.close()
+    envs.close()
     # every stored step is a real transition: obs 0, 1, 2, then 0 of the next episode (no reset step)
     np.testing.assert_array_equal(buffer.obs[:, 0, 0], [0, 1, 2, 0])
     np.testing.assert_array_equal(buffer.rewards[:, 0], [1, 1, 1, 1])
@@ -233,8 +235,8 @@ def test_save_load_resumes_bit_for_bit(cls, tmp_path):
     obs, _ = env.reset(seed=0)
     assert restored.act(obs, deterministic=True) == agent.act(obs, deterministic=True)
 
-    agent.learn(make_cartpole, 512)
-    restored.learn(make_cartpole, 512)
+    agent.learn(make_cartpole, 256)  # 256 more steps
+    restored.learn(make_cartpole, 256)
     assert restored.steps == agent.steps == 512
     for name, value in agent.net.state_dict().items():
         np.testing.assert_array_equal(restored.net.state_dict()[name], value)

@@ -47,7 +47,7 @@ def test_walls_and_edges_block_moves():
     env = GridWorld()  # row 1 is ".##.."
     env.reset(seed=0)
     obs, reward, terminated, _, info = env.step(UP)  # off the grid
-    assert obs == env.start_state and reward == -0.01 and not terminated and info == {"prob": 1.0, "slipped": False}
+    assert obs == env.start_state and reward == -0.01 and not terminated and info == {"prob": 1.0, "slipped": False, "is_success": False}
     env.reset(options={"state": env.to_state(0, 1)})
     obs, *_ = env.step(DOWN)  # (1, 1) is a wall
     assert env.to_rowcol(obs) == (0, 1)
