@@ -34,11 +34,11 @@ def linear(x, weight, bias=None):
     The leading axes are flattened into rows first: one 2-D product (ndarray.dot, the
     cheapest BLAS call NumPy has) beats a stacked matmul on small matrices.
     """
-    rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+    rows = x if x.ndim <= 2 else x.reshape(-1, x.shape[-1])  # one observation (1-D) needs no reshape
     y = rows.dot(weight)
     if bias is not None:
         y += bias
-    if x.ndim != 2:
+    if x.ndim > 2:
         y = y.reshape(x.shape[:-1] + weight.shape[1:])
     return y, (rows, weight, x.shape, bias is not None)
 
@@ -49,6 +49,7 @@ def linear_backward(saved, g, need_x: bool = True):
     `need_x=False` skips d x (None), the largest product when x is a batch of observations.
     """
     rows, weight, x_shape, has_bias = saved
+    rows = rows if rows.ndim == 2 else rows[None]
     g_rows = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
     d_x = g_rows.dot(weight.T) if need_x else None
     if need_x and len(x_shape) != 2:
