@@ -47,6 +47,15 @@ class A2CConfig(ActorCriticConfig):
 
 
 class A2C(ActorCriticAgent):
+    """Synchronous advantage actor-critic (see the module docstring).
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("CartPole-v1")
+        >>> agent = A2C(env.observation_space, env.action_space, A2C.Config(n_envs=2), seed=0).learn(env, 100)
+        >>> agent.steps, agent.updates
+        (100, 10)
+    """
+
     name = "a2c"
     Config = A2CConfig
 

@@ -92,8 +92,9 @@ class Agent(ABC):
 
     # --------------------------------------------------------------- learning
     @abstractmethod
-    def learn(self, env, total_steps: int, callback=None):
-        """Train for `total_steps` env steps; returns self (see each agent's docstring)."""
+    def learn(self, env, total_steps: int, callback=None, progress_bar: bool = False):
+        """Train for `total_steps` more env steps on `env` (an env, a function that makes one, or a
+        vector env); `callback` as in callbacks.py (a callable, or a list); returns self."""
 
     # --------------------------------------------------- optional estimates
     def state_values(self, observations) -> np.ndarray | None:

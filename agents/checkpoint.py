@@ -79,7 +79,16 @@ LOAD_FIX = "load the checkpoint with the env (and env options) it was trained on
 
 
 def ensure_compatible(agent, env, fix: str = LOAD_FIX) -> None:
-    """Raise ValueError naming both spaces when `env` does not have the spaces `agent` was built for."""
+    """Raise ValueError naming both spaces when `env` does not have the spaces `agent` was built for.
+
+        >>> import gymnasium as gym
+        >>> from rl_scratch.agents import QLearning
+        >>> agent = QLearning(gym.spaces.Discrete(25), gym.spaces.Discrete(4))
+        >>> ensure_compatible(agent, gym.make("FrozenLake-v1"))
+        Traceback (most recent call last):
+        ...
+        ValueError: QLearning was built for observation_space Discrete(25), but the env has Discrete(16): ...
+    """
     for kind in ("observation_space", "action_space"):
         ours, theirs = getattr(agent, kind), getattr(env, kind)
         try:

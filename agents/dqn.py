@@ -23,6 +23,7 @@ from rl_scratch.nets import Adam, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
 from .base import Agent
+from .callbacks import as_callback
 from .common import ObsEncoder, Schedule, check_total_steps, require_discrete_actions
 from .policies import build_network, check_policy, copy_weights
 from .replay import ReplayBuffer
@@ -110,6 +111,15 @@ def dqn_loss(q_values: Tensor, actions: np.ndarray, targets: np.ndarray, delta: 
 
 
 class DQN(Agent):
+    """Deep Q-network with replay and a target network (see the module docstring).
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("CartPole-v1")
+        >>> agent = DQN(env.observation_space, env.action_space, DQN.Config(learning_starts=100), seed=0)
+        >>> agent.learn(env, 300).updates  # a gradient step every 4 env steps from step 100
+        51
+    """
+
     name = "dqn"
     Config = DQNConfig
     saved = ("q_net", "target_net", "optimizer", "buffer", "steps", "episodes", "updates", "rng", "last_loss", "run")
@@ -168,7 +178,7 @@ class DQN(Agent):
         self.updates += 1
         return float(loss.data)
 
-    def learn(self, env, total_steps: int, callback=None):
+    def learn(self, env, total_steps: int, callback=None, progress_bar: bool = False):
         """Run `total_steps` more env steps on `env` (an env, a function that makes one, or a
         SyncVectorEnv of one env); `callback(record)` after each episode, False stops.
 
@@ -179,6 +189,7 @@ class DQN(Agent):
             200
         """
         end = self.steps + check_total_steps(total_steps)
+        callback = as_callback(callback, self, total_steps, progress_bar)
         c, encoder, run = self.config, self.encoder, self.run
         env, owned = open_env(env, self)
         features = None

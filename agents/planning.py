@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import gymnasium
 import numpy as np
 
 from .base import Agent
@@ -143,7 +144,15 @@ def policy_iteration(model: TabularModel, gamma: float, max_iterations: int = 10
 
 # ------------------------------------------------------------------ agents
 class ValueIteration(Agent):
-    """A planner with the agent interface: `learn` reads the env's model and solves it exactly."""
+    """A planner with the agent interface: `learn` reads the env's model and solves it exactly.
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("FrozenLake-v1")
+        >>> config = ValueIteration.Config(gamma=1.0, horizon=100)
+        >>> planner = ValueIteration(env.observation_space, env.action_space, config)
+        >>> round(float(planner.learn(env).state_values([0])[0]), 3)  # the best success rate in 100 steps
+        0.744
+    """
 
     name = "value_iteration"
     saved = ("values", "q_values", "policy", "iterations", "solved")
@@ -177,13 +186,23 @@ class ValueIteration(Agent):
             return values, q, policy, c.horizon
         return value_iteration(model, c.gamma, c.tol, c.max_iterations)
 
-    def learn(self, make_env, total_steps: int = 0, callback=None):
-        """Solve the env's model (no env steps: `total_steps` and `callback` are not used)."""
-        env = make_env()
+    def learn(self, env, total_steps: int = 0, callback=None, progress_bar: bool = False):
+        """Solve the env's model (an env or a function that makes one; no env steps: `total_steps`,
+        `callback` and `progress_bar` are not used).
+
+            >>> import gymnasium as gym
+            >>> env = gym.make("FrozenLake-v1")
+            >>> planner = ValueIteration(env.observation_space, env.action_space).learn(env)
+            >>> planner.solved, planner.iterations > 0
+            (True, True)
+        """
+        owned = not isinstance(env, gymnasium.Env)
+        env = env() if owned else env
         try:
             model = tabular_model(get_transition_model(env))
         finally:
-            env.close()
+            if owned:
+                env.close()
         if (model.n_states, model.n_actions) != (self.n_states, self.n_actions):
             raise ValueError(f"the env's model has {model.n_states} states and {model.n_actions} actions; "
                              f"this agent was built for {self.n_states} and {self.n_actions}")
@@ -213,7 +232,14 @@ class ValueIteration(Agent):
 
 
 class PolicyIteration(ValueIteration):
-    """Policy iteration: exact policy evaluation (a linear solve) alternating with greedy improvement."""
+    """Policy iteration: exact policy evaluation (a linear solve) alternating with greedy improvement.
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("FrozenLake-v1")
+        >>> solved = PolicyIteration(env.observation_space, env.action_space).learn(env)
+        >>> bool((solved.policy == ValueIteration(env.observation_space, env.action_space).learn(env).policy).all())
+        True
+    """
 
     name = "policy_iteration"
 

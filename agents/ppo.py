@@ -85,6 +85,15 @@ def clipped_surrogate_loss(logits: Tensor, actions: np.ndarray, old_log_probs: n
 
 
 class PPO(ActorCriticAgent):
+    """Proximal policy optimization (see the module docstring).
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("CartPole-v1")
+        >>> agent = PPO(env.observation_space, env.action_space, PPO.Config(n_steps=32, batch_size=64), seed=0)
+        >>> agent.learn(env, 256).updates  # 2 rollouts x 4 epochs x 2 minibatches
+        16
+    """
+
     name = "ppo"
     Config = PPOConfig
 

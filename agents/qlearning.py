@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import Agent
+from .callbacks import as_callback
 from .common import Schedule, check_total_steps, greedy, require_discrete_actions, require_discrete_observations
 from .run_state import Run, open_env
 
@@ -57,6 +58,15 @@ class QLearningConfig:
 
 
 class QLearning(Agent):
+    """Tabular Q-learning (see the module docstring).
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("FrozenLake-v1", is_slippery=False)
+        >>> agent = QLearning(env.observation_space, env.action_space, seed=0).learn(env, 5000)
+        >>> agent.q_table.shape, agent.act(0, deterministic=True) in (1, 2)  # down or right from the start
+        ((16, 4), True)
+    """
+
     name = "qlearning"
     Config = QLearningConfig
     saved = ("q_table", "steps", "episodes", "rng", "run")
@@ -110,7 +120,7 @@ class QLearning(Agent):
         ties = [a for a, value in enumerate(row) if value == best]
         return ties[int(self.rng.random() * len(ties))]
 
-    def learn(self, env, total_steps: int, callback=None):
+    def learn(self, env, total_steps: int, callback=None, progress_bar: bool = False):
         """Run `total_steps` more env steps on `env` (an env, a function that makes one, or a
         SyncVectorEnv of one env); `callback(record)` after each episode, False stops.
 
@@ -120,6 +130,7 @@ class QLearning(Agent):
             1000
         """
         end = self.steps + check_total_steps(total_steps)
+        callback = as_callback(callback, self, total_steps, progress_bar)
         gamma, on_policy, run = self.config.gamma, self.on_policy, self.run
         q = self.q_table.tolist()  # the loop reads and writes Python lists: several times faster on one cell
         env, owned = open_env(env, self)
@@ -187,7 +198,13 @@ class QLearning(Agent):
 
 
 class SARSA(QLearning):
-    """On-policy TD control: bootstraps from the epsilon-greedy action it will take next."""
+    """On-policy TD control: bootstraps from the epsilon-greedy action it will take next.
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("CliffWalking-v1", max_episode_steps=200)
+        >>> SARSA(env.observation_space, env.action_space, seed=0).learn(env, 1000).episodes > 0
+        True
+    """
 
     name = "sarsa"
     on_policy = True

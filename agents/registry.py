@@ -18,7 +18,15 @@ AGENTS = {cls.name: cls for cls in (QLearning, SARSA, ValueIteration, PolicyIter
 
 
 def get_agent(name: str):
-    """The agent class called `name`; an unknown name raises ValueError with close matches."""
+    """The agent class called `name`; an unknown name raises ValueError with close matches.
+
+        >>> get_agent("ppo").__name__
+        'PPO'
+        >>> get_agent("dqm")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown agent 'dqm'. Did you mean 'dqn'? Known agents: a2c, dqn, ...
+    """
     try:
         return AGENTS[name]
     except KeyError:
@@ -28,7 +36,15 @@ def get_agent(name: str):
 
 
 def load_agent(path):
-    """Load a checkpoint of any agent type (dispatches on the agent name stored in the file)."""
+    """Load a checkpoint of any agent type (dispatches on the agent name stored in the file).
+
+        >>> import gymnasium as gym, os, tempfile
+        >>> from rl_scratch.agents import SARSA
+        >>> path = os.path.join(tempfile.mkdtemp(), "agent.npz")
+        >>> SARSA(gym.spaces.Discrete(16), gym.spaces.Discrete(4)).save(path)
+        >>> type(load_agent(path)).__name__
+        'SARSA'
+    """
     meta, _ = read_meta_and_arrays(path)
     name = meta["agent"]
     if name not in AGENTS:

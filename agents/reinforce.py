@@ -25,6 +25,7 @@ from rl_scratch.nets import Adam, Categorical, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
 
 from .base import Agent
+from .callbacks import as_callback
 from .common import (ObsEncoder, categorical_log_probs, check_total_steps, normalize, require_discrete_actions,
                      sample_categorical)
 from .policies import build_network, check_policy
@@ -113,6 +114,15 @@ def reinforce_loss(logits: Tensor, actions: np.ndarray, advantages: np.ndarray, 
 
 
 class REINFORCE(Agent):
+    """Monte-Carlo policy gradient with reward-to-go and a baseline (see the module docstring).
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("CartPole-v1")
+        >>> agent = REINFORCE(env.observation_space, env.action_space, REINFORCE.Config(n_envs=2), seed=0)
+        >>> agent.learn(env, 1000).updates > 0
+        True
+    """
+
     name = "reinforce"
     Config = REINFORCEConfig
     saved = ("policy_net", "value_net", "optimizer", "steps", "episodes", "updates", "rng", "last_stats", "run")
@@ -187,7 +197,7 @@ class REINFORCE(Agent):
         return stats
 
     # -------------------------------------------------------------- training
-    def learn(self, env, total_steps: int, callback=None):
+    def learn(self, env, total_steps: int, callback=None, progress_bar: bool = False):
         """Run `total_steps` more env steps (n_envs per vector step) on `env`: a function that makes
         one env, an env (copied through its spec for the other n_envs - 1), or a SyncVectorEnv of
         n_envs envs with same-step autoreset; `callback(record)` after each episode, False stops.
@@ -200,6 +210,7 @@ class REINFORCE(Agent):
             100
         """
         end = self.steps + check_total_steps(total_steps)
+        callback = as_callback(callback, self, total_steps, progress_bar)
         c, n, run = self.config, self.config.n_envs, self.run
         envs, close = open_vector_env(env, self, n)
         features = None

@@ -28,6 +28,7 @@ import numpy as np
 from rl_scratch.nets import Adam, Categorical, Tensor, no_grad, where
 
 from .base import Agent
+from .callbacks import as_callback
 from .common import (ObsEncoder, categorical_log_probs, check_total_steps, finite_or_none, require_discrete_actions,
                      sample_categorical)
 from .normalize import RunningMeanStd
@@ -325,7 +326,7 @@ class ActorCriticAgent(Agent):
         `progress_remaining` falls from 1 to 0 over the learn call's steps (for annealed settings)."""
         raise NotImplementedError
 
-    def learn(self, env, total_steps: int, callback=None):
+    def learn(self, env, total_steps: int, callback=None, progress_bar: bool = False):
         """Run `total_steps` more env steps (n_envs per vector step) on `env`: a function that makes
         one env, an env (copied through its spec for the other n_envs - 1), or a SyncVectorEnv of
         n_envs envs with same-step autoreset; `callback(record)` after each episode, False stops.
@@ -343,6 +344,7 @@ class ActorCriticAgent(Agent):
             (200, True)
         """
         horizon = self.steps + check_total_steps(total_steps)
+        callback = as_callback(callback, self, total_steps, progress_bar)
         c, run = self.config, self.run
         envs, close = open_vector_env(env, self, c.n_envs, c.async_envs)
         buffer = RolloutBuffer(c.n_steps, c.n_envs, self.encoder.shape)
