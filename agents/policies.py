@@ -46,14 +46,55 @@ def check_policy(policy, supported: tuple = POLICIES, agent: str = "") -> str:
     return policy
 
 
+class TokenAttention(Module):
+    """Self-attention over observation tokens (B, T, F) -> (B, T * dim): what the policy heads read.
+
+    Why not the encoder's mean over tokens: in a GridWorld observation 24 of the
+    25 cell tokens are the same in every state and only the agent's cell
+    changes, and a cell's position is added to its content, so the mean moves
+    by the same vector wherever the agent stands (to first order: only the
+    blocks' nonlinearities tell cells apart). At initialisation the heads saw
+    features whose spread across states was 1/40 of their size, learnt the
+    part every state shares first (with Adam, the weights on a constant input
+    all move together, a bias with many times the step size) and the policy
+    became one action everywhere. So every token's encoding stays in its place
+    (pool="flat"), and the encoding of the all-zero observation is subtracted:
+    with normalized observations (normalize_obs) zero is the mean observation,
+    so what the heads see is what differs from state to state.
+
+    The zero observation rides along as one more row of the same batch.
+    """
+
+    def __init__(self, obs_shape: tuple, dim: int, n_heads: int, n_layers: int, rng: np.random.Generator, dtype,
+                 causal: bool = False):
+        if len(obs_shape) != 2:
+            raise ValueError(f"policy='attention' needs (tokens, features) observations, got shape {obs_shape}")
+        n_tokens, n_features = obs_shape
+        self.encoder = AttentionEncoder(n_features, n_tokens, dim, n_heads, n_layers, pool="flat", rng=rng,
+                                        dtype=dtype, causal=causal)
+        self.out_features = self.encoder.out_features
+        self._zero = np.zeros((1, n_tokens, n_features), dtype=dtype)
+
+    def forward(self, x) -> Tensor:
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        data = data.reshape(len(data), *self._zero.shape[1:])
+        h = self.encoder(np.concatenate([data.astype(self._zero.dtype, copy=False), self._zero]))  # (B + 1, T * C)
+        n = len(data)
+        return h[:n] - h[n:]                                         # (B, T * C) - (1, T * C)
+
+    @property
+    def attention_maps(self) -> list:
+        """Per block, the last call's attention weights (B, heads, T, T), the zero row dropped."""
+        return [block.attn.last_attention[:-1] for block in self.encoder.blocks]
+
+
 class AttentionHead(Module):
-    """Self-attention over observation tokens (B, T, F) -> (B, dim), then an MLP to `n_outputs`."""
+    """TokenAttention over observation tokens (B, T, F), then an MLP to `n_outputs`."""
 
     def __init__(self, obs_shape: tuple, n_outputs: int, hidden: tuple, activation: str, rng: np.random.Generator,
                  dim: int, n_heads: int, n_layers: int, output_gain: float | None, dtype):
-        n_tokens, n_features = obs_shape
-        self.encoder = AttentionEncoder(n_features, n_tokens, dim, n_heads, n_layers, rng=rng, dtype=dtype)
-        self.head = MLP([dim, *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
+        self.encoder = TokenAttention(obs_shape, dim, n_heads, n_layers, rng, dtype)
+        self.head = MLP([self.encoder.out_features, *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
                         output_gain=output_gain)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -138,8 +179,12 @@ class ActorCritic(Module):
     """Policy logits and state value from one observation batch.
 
     policy "mlp": separate actor and critic MLPs over the flat observation, or with
-    `shared` one trunk and two linear heads. policy "attention": an AttentionEncoder
-    over (tokens, features) observations, shared by both heads. Orthogonal init:
+    `shared` one trunk and two linear heads. policy "attention": a TokenAttention
+    over (tokens, features) observations under each MLP, one for the actor and one
+    for the critic (with `shared`, one for both). Sharing it by default was the
+    other half of why attention never learnt GridWorld: the value loss's gradients
+    dominated the shared encoder, and the policy's entropy never fell (PPO, seed 0:
+    stuck at -1.0 shared, the optimum after 4k steps apart). Orthogonal init:
     gain sqrt(2) for hidden layers, 0.01 for the policy head (a near-uniform first
     policy), 1.0 for the value head.
     """
@@ -148,14 +193,13 @@ class ActorCritic(Module):
                  activation: str = "tanh", shared: bool = False, policy: str = "mlp", attention_dim: int = 32,
                  attention_heads: int = 2, attention_layers: int = 1, dtype=np.float32):
         hidden = tuple(hidden)
-        self.encoder = None
+        self.encoder = self.critic_encoder = None
         if policy == "attention":
-            if len(obs_shape) != 2:
-                raise ValueError(f"policy='attention' needs (tokens, features) observations, got shape {obs_shape}")
-            n_tokens, n_features = obs_shape
-            self.encoder = AttentionEncoder(n_features, n_tokens, attention_dim, attention_heads, attention_layers,
-                                            rng=rng, dtype=dtype)
-            in_features = attention_dim
+            self.encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng, dtype)
+            if not shared:
+                self.critic_encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng,
+                                                     dtype)
+            in_features = self.encoder.out_features
         elif policy == "mlp":
             in_features = int(np.prod(obs_shape))
         else:
@@ -180,7 +224,7 @@ class ActorCritic(Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(logits (B, n_actions), values (B,))."""
         h = self.features(x)
-        values = self.critic(h)
+        values = self.critic(h if self.critic_encoder is None else self.critic_encoder(x))
         return self.actor(h), values.reshape(values.shape[0])
 
     def logits(self, x: Tensor) -> Tensor:

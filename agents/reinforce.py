@@ -28,6 +28,7 @@ from .base import Agent
 from .callbacks import as_callback
 from .common import (ObsEncoder, categorical_log_probs, check_total_steps, normalize, require_discrete_actions,
                      sample_categorical)
+from .normalize import RunningMeanStd
 from .policies import build_network, check_policy
 from .run_state import Run, open_vector_env
 
@@ -66,6 +67,8 @@ class REINFORCEConfig:
     """attention policy: heads per layer"""
     attention_layers: int = 1
     """attention policy: number of encoder layers"""
+    normalize_obs: bool = False
+    """normalize observations with running mean/std statistics (saved in checkpoints)"""
 
     def __post_init__(self):
         check_policy(self.policy)
@@ -125,7 +128,8 @@ class REINFORCE(Agent):
 
     name = "reinforce"
     Config = REINFORCEConfig
-    saved = ("policy_net", "value_net", "optimizer", "steps", "episodes", "updates", "rng", "last_stats", "run")
+    saved = ("policy_net", "value_net", "optimizer", "normalizer", "steps", "episodes", "updates", "rng",
+             "last_stats", "run")
 
     def __init__(self, observation_space, action_space, config: REINFORCEConfig | None = None, seed: int = 0):
         self.config = c = config if config is not None else self.Config()
@@ -143,9 +147,18 @@ class REINFORCE(Agent):
             self.value_net = build_network(n_outputs=1, output_gain=1.0, **network)
             parameters += self.value_net.parameters()
         self.optimizer = Adam(parameters, lr=c.lr)
+        self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
         self.steps = self.episodes = self.updates = 0
         self.last_stats: dict = {}
         self.run = Run()
+
+    def inputs(self, features: np.ndarray, update: bool = False) -> np.ndarray:
+        """Network inputs for encoded observations: normalized with normalize_obs (`update` feeds the statistics)."""
+        if self.normalizer is None:
+            return features
+        if update:
+            self.normalizer.update(features)
+        return self.normalizer.normalize(features)
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         return self.policy_net.predict(features)
@@ -154,16 +167,16 @@ class REINFORCE(Agent):
         return self.value_net.predict(features)[:, 0]
 
     def act(self, obs, deterministic: bool = False, rng: np.random.Generator | None = None) -> int:
-        logits = self.logits(self.encoder.one(obs))
+        logits = self.logits(self.inputs(self.encoder.one(obs)))
         if deterministic:
             return int(logits[0].argmax())
         return int(sample_categorical(logits, self.rng if rng is None else rng)[0])
 
     def state_values(self, observations) -> np.ndarray | None:
-        return None if self.value_net is None else self.values(self.encoder.many(observations))
+        return None if self.value_net is None else self.values(self.inputs(self.encoder.many(observations)))
 
     def policy_probs(self, observations) -> np.ndarray:
-        return np.exp(categorical_log_probs(self.logits(self.encoder.many(observations))))
+        return np.exp(categorical_log_probs(self.logits(self.inputs(self.encoder.many(observations)))))
 
     # ---------------------------------------------------------------- update
     def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray) -> dict:
@@ -231,7 +244,7 @@ class REINFORCE(Agent):
         try:
             fresh = run.begin(envs, self.rng)
             if fresh is not None:
-                features = self.encoder.batch(fresh[0]).copy()  # the vector env reuses its obs buffer
+                features = self.inputs(self.encoder.batch(fresh[0]).copy(), update=True)  # the env reuses its buffer
             else:
                 v = run.vars
                 features = np.asarray(v["features"], dtype=np.float32)
@@ -252,10 +265,11 @@ class REINFORCE(Agent):
                 learning_rewards = rewards.astype(np.float64)
                 bootstrap = truncated & ~terminated
                 if self.value_net is not None and bootstrap.any():
-                    final = self.encoder.batch(np.stack([info["final_obs"][i] for i in np.flatnonzero(bootstrap)]))
+                    final = self.inputs(self.encoder.batch(np.stack([info["final_obs"][i]
+                                                                     for i in np.flatnonzero(bootstrap)])))
                     learning_rewards[bootstrap] += c.gamma * self.values(final)
                 steps_since_update.append((features, actions, learning_rewards, dones))
-                features = self.encoder.batch(obs).copy()  # the vector env reuses its obs buffer
+                features = self.inputs(self.encoder.batch(obs).copy(), update=True)  # the env reuses its buffer
 
                 for i in np.flatnonzero(dones):
                     self.episodes += 1

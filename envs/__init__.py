@@ -1,4 +1,4 @@
-"""Gymnasium environments: GridWorld, Iris and NextToken.
+"""Gymnasium environments: GridWorld, CueCorridor (a memory task), Iris and NextToken.
 
 `import rl_scratch` registers the `rl_scratch/...` ids (see `registration.ENV_SPECS`).
 The classes load on first access, so importing this package stays cheap and
@@ -15,6 +15,7 @@ _LAZY = {
     "GridWorld": "rl_scratch.envs.gridworld",
     "MAPS": "rl_scratch.envs.gridworld",
     "generate_map": "rl_scratch.envs.gridworld",
+    "CueCorridor": "rl_scratch.envs.memory",
     "Iris": "rl_scratch.envs.iris",
     "NextToken": "rl_scratch.envs.next_token",
     "CharTokenizer": "rl_scratch.envs.next_token",

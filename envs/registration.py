@@ -22,6 +22,8 @@ ENV_SPECS: dict[str, tuple[str, int | None, dict]] = {
     "rl_scratch/GridWorld-Cliff-v0": ("rl_scratch.envs.gridworld:GridWorld", 200, {"map_name": "cliff"}),
     "rl_scratch/GridWorld-Maze-v0": ("rl_scratch.envs.gridworld:GridWorld", 400, {"map_name": "maze"}),
     "rl_scratch/GridWorld-Large-v0": ("rl_scratch.envs.gridworld:GridWorld", 400, {"map_name": "large"}),
+    # The cue is visible on the first step only; the best path takes length - 1 = 3 moves.
+    "rl_scratch/CueCorridor-v0": ("rl_scratch.envs.memory:CueCorridor", 20, {}),
     # One-step episodes end by termination; no time limit.
     "rl_scratch/Iris-v0": ("rl_scratch.envs.iris:Iris", None, {}),
     "rl_scratch/NextToken-v0": ("rl_scratch.envs.next_token:NextToken", None, {}),

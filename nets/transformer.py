@@ -491,30 +491,37 @@ class TinyGPT(Module):
 
 
 # ------------------------------------------------------------ AttentionEncoder
+POOLS = ("mean", "cls", "flat", "last")
+
+
 class AttentionEncoder(Module):
     """Set/grid encoder for RL: (B, n_tokens, in_features) floats -> (B, dim) features.
 
     Each token (e.g. a GridWorld cell's channels) is embedded by a Linear layer,
-    gets a learned position, passes through non-causal blocks and a final
-    norm; the tokens are then mean-pooled (pool="mean") or read from a learned
-    [CLS] token prepended to them (pool="cls"). Flat observations of shape
+    gets a learned position, passes through the blocks (causal=True: each token
+    attends to itself and earlier ones only, e.g. tokens that are time steps) and
+    a final norm; the tokens are then mean-pooled (pool="mean"), read from a
+    learned [CLS] token prepended to them (pool="cls"), kept in place side by side
+    (pool="flat": (B, n_tokens * dim), which keeps which token said what) or read
+    from the last token (pool="last": with causal, the one that saw them all).
+    `out_features` is the pooled width. Flat observations of shape
     (B, n_tokens * in_features) are reshaped to tokens. `key_mask` (B, n_tokens)
     marks real tokens; padding is neither attended to nor pooled.
     """
 
     def __init__(self, in_features: int, n_tokens: int, dim: int = 64, n_heads: int = 4, n_layers: int = 2,
                  pool: str = "mean", mlp_ratio: int = 4, norm: str = "layer",
-                 rng: np.random.Generator | None = None, dtype=DEFAULT_DTYPE):
-        if pool not in ("mean", "cls"):
-            raise ValueError(f"pool must be 'mean' or 'cls', got {pool!r}")
+                 rng: np.random.Generator | None = None, dtype=DEFAULT_DTYPE, causal: bool = False):
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {list(POOLS)}, got {pool!r}")
         rng = rng if rng is not None else init.default_rng()
         self.in_features, self.n_tokens, self.dim, self.pool = in_features, n_tokens, dim, pool
-        self.out_features = dim
+        self.out_features = dim * n_tokens if pool == "flat" else dim
         self.embed = _linear(in_features, dim, 1.0, rng, dtype)
         self.cls_token = Parameter(rng.normal(0.0, 1.0, (1, 1, dim)), dtype=dtype) if pool == "cls" else None
         n_positions = n_tokens + (pool == "cls")
         self.position_embedding = LearnedPositionalEmbedding(n_positions, dim, rng, dtype)
-        self.blocks = [TransformerBlock(dim, n_heads, causal=False, mlp_ratio=mlp_ratio, norm=norm,
+        self.blocks = [TransformerBlock(dim, n_heads, causal=causal, mlp_ratio=mlp_ratio, norm=norm,
                                         n_layers=n_layers, rng=rng, dtype=dtype) for _ in range(n_layers)]
         self.final_norm = NORMS[norm](dim, dtype=dtype)
 
@@ -566,6 +573,10 @@ class AttentionEncoder(Module):
         """(B, T, C) token features -> (B, C); a Tensor or an array alike."""
         if self.pool == "cls":
             return h[:, 0]
+        if self.pool == "flat":
+            return h.reshape(h.shape[0], -1)                          # (B, T * C)
+        if self.pool == "last":
+            return h[:, -1]
         if key_mask is None:
             return h.mean(axis=1)
         weights = key_mask.astype(h.dtype)[:, :, None]                # (B, T, 1)

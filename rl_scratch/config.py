@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import importlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -49,7 +50,12 @@ def resolve_env_id(name: str) -> str:
     """A short name (any case) or a registered Gymnasium id -> the Gymnasium id.
 
     Unknown names raise ConfigError with the closest short names and ids.
+    `module:EnvId-v0` (Gymnasium's syntax) imports `module`, which registers its
+    envs, and stays as given so that every later `gymnasium.make` (vector envs,
+    `play` in another process) imports it again.
     """
+    if ":" in name:
+        return _import_env_id(name)
     lowered = {short.lower(): env_id for short, env_id in SHORT_NAMES.items()}
     if name.lower() in lowered:
         return lowered[name.lower()]
@@ -62,6 +68,21 @@ def resolve_env_id(name: str) -> str:
     close = difflib.get_close_matches(name.lower(), list(candidates), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(candidates[c] for c in close)}?" if close else ""
     raise ConfigError(f"unknown env {name!r}{hint} (`python -m rl_scratch.train --list` shows the envs)")
+
+
+def _import_env_id(name: str) -> str:
+    module, _, env_id = name.partition(":")
+    try:
+        importlib.import_module(module)
+    except Exception as error:  # any failure inside the user's module is theirs to see, in one line
+        raise ConfigError(f"cannot import module {module!r} of --env {name}: {type(error).__name__}: {error} "
+                          "(is it on PYTHONPATH / installed?)") from None
+    if env_id not in gymnasium.registry:
+        ours = sorted(i for i, spec in gymnasium.registry.items() if spec.entry_point
+                      and str(spec.entry_point).startswith(module))
+        hint = f"; it registers {', '.join(ours)}" if ours else ""
+        raise ConfigError(f"module {module!r} does not register an env {env_id!r}{hint}")
+    return name
 
 
 def display_name(env_id: str) -> str:
@@ -173,22 +194,24 @@ def agent_class(name: str):
     raise ConfigError(f"unknown agent {name!r}{hint} (agents: {', '.join(agents)})")
 
 
-def tuned_hyperparameters(agent_name: str, env_id: str) -> dict:
-    """The agents dev's tuned values for (agent, env), {} when there are none."""
+def tuned_hyperparameters(agent_name: str, env_id: str, policy: str | None = None) -> dict:
+    """The agents dev's tuned values for (agent, env), or with `policy` its own (agent, env, policy)
+    entry (e.g. an attention network's); {} when there are none."""
     try:
         from rl_scratch.agents.tuned import TUNED
     except ImportError:
         return {}
-    return dict(TUNED.get((agent_name, env_id), {}))
+    return dict(TUNED.get((agent_name, env_id) if policy is None else (agent_name, env_id, policy), {}))
 
 
-def tuned_budget(agent_name: str, env_id: str) -> int | None:
-    """The env-step budget the (agent, env) entry was measured at, None when there is none."""
+def tuned_budget(agent_name: str, env_id: str, policy: str | None = None) -> int | None:
+    """The env-step budget the (agent, env) entry was measured at (the (agent, env, policy) one's
+    when there is one), None when there is none."""
     try:
         from rl_scratch.agents.tuned import BUDGETS
     except ImportError:
         return None
-    return BUDGETS.get((agent_name, env_id))
+    return BUDGETS.get((agent_name, env_id, policy), BUDGETS.get((agent_name, env_id)))
 
 
 def tuned_envs(agent_name: str) -> list[str]:
@@ -197,7 +220,7 @@ def tuned_envs(agent_name: str) -> list[str]:
         from rl_scratch.agents.tuned import TUNED
     except ImportError:
         return []
-    return [env_id for agent, env_id in TUNED if agent == agent_name]
+    return sorted({key[1] for key in TUNED if key[0] == agent_name})
 
 
 def config_fields(config_cls) -> dict[str, dataclasses.Field]:
@@ -434,6 +457,11 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
     file_hyper = dict(file_values.get("hyperparameters", {}))
     if "policy" in file_values:
         file_hyper["policy"] = file_values["policy"]
+    # A network of its own (--policy attention) has its own entry, between the table's and the file's.
+    policy = flags.get("hyperparameters", {}).get("policy") or file_hyper.get("policy") or values.get("policy")
+    if policy is not None and "policy" in fields:
+        apply(tuned_hyperparameters(agent_name, env_id, str(policy)),
+              f"tuned table ({agent_name}, {env_id}, {policy})", False)
     apply(file_hyper, file_name, False)
     flag_hyper = dict(flags.get("hyperparameters", {}))
     for key in [k for k in flag_hyper if k not in fields]:
@@ -462,7 +490,7 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
             setattr(settings, key, getattr(table, key))
     budget_given = any(key in layer for layer in (file_values, flags) for key in ("steps", "episodes"))
     if not budget_given:
-        settings.steps = tuned_budget(agent_name, env_id) or table.steps
+        settings.steps = tuned_budget(agent_name, env_id, getattr(agent_config, "policy", None)) or table.steps
     for layer, source in ((file_values, file_name), (flags, "flag")):
         for key in ("steps", "episodes", "seed", "eval_every", "eval_episodes", "checkpoint_every",
                     "stop_at_target"):

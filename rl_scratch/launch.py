@@ -6,7 +6,9 @@ step, and raised as ConfigError (one line, exit code 2).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
+import math
 import os
 import shlex
 from pathlib import Path
@@ -60,6 +62,21 @@ def _render_every(args) -> int | None:
     return args.render_every if args.render else None
 
 
+def make_eval_env(settings: cfg.TrainSettings, agent):
+    """The evaluation env (training options plus eval_env_kwargs); options that change what the agent
+    sees raise ConfigError now rather than at the first evaluation."""
+    from rl_scratch.agents.checkpoint import ensure_compatible
+
+    env = cfg.make_env(settings.env, {**settings.env_kwargs, **settings.eval_env_kwargs})
+    try:
+        ensure_compatible(agent, env)
+    except ValueError as error:
+        env.close()
+        raise ConfigError(f"eval_env_kwargs {settings.eval_env_kwargs} change the env the agent acts in: "
+                          f"{error}") from None
+    return env
+
+
 def start_new_run(args, argv) -> tuple[Trainer, str]:
     file_values = cfg.load_config_file(args.config) if args.config else {}
     resolved = cfg.resolve(_flags(args), file_values, file_name=args.config or "config file")
@@ -70,11 +87,26 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
         target = Target.of_env(env)
     finally:
         env.close()
-    folder = runs.create_run_folder(args.out, cfg.display_name(s.env), s.agent)
-    record = {**resolved.to_json(), "command": command_line(argv), "optimum": target.optimum,
-              "reward_threshold": target.threshold, "rl_scratch_version": _version()}
-    runs.atomic_write_json(folder / runs.CONFIG_FILE, record)
-    trainer = Trainer(folder, agent, s, target, TrainerState(), _render_every(args))
+    eval_env = make_eval_env(s, agent)
+    try:
+        folder = runs.create_run_folder(args.out, cfg.display_name(s.env), s.agent)
+    except BaseException:
+        eval_env.close()
+        raise
+    # From here on the folder exists: anything that stops the start (a signal, a write that fails)
+    # takes it away again, so no half-made run is left behind.
+    try:
+        record = {**resolved.to_json(), "command": command_line(argv), "optimum": target.optimum,
+                  "reward_threshold": target.threshold, "rl_scratch_version": _version()}
+        try:
+            runs.atomic_write_json(folder / runs.CONFIG_FILE, record)
+        except OSError as error:
+            raise RunFolderError(f"cannot write {folder / runs.CONFIG_FILE}: {error.strerror or error}") from None
+        trainer = Trainer(folder, agent, s, target, TrainerState(), _render_every(args), eval_env)
+    except BaseException:
+        eval_env.close()
+        runs.discard_new_run(folder)
+        raise
     budget = f"{s.steps} steps" if s.steps is not None else f"{s.episodes} episodes"
     if s.steps is not None and s.episodes is not None:
         budget += f" or {s.episodes} episodes"
@@ -102,6 +134,69 @@ def _by_source(resolved: cfg.ResolvedConfig) -> dict[str, list[str]]:
 _FIXED_ON_RESUME = ("env", "agent", "policy", "lr", "gamma", "hidden", "seed", "config", "out")
 
 
+def _read_settings(folder: Path, record: dict) -> cfg.TrainSettings:
+    """config.json's trainer settings, each checked against its type."""
+    source = str(folder / runs.CONFIG_FILE)
+    values = {}
+    for f in dataclasses.fields(cfg.TrainSettings):
+        if f.name in record:
+            default = cfg.field_default(f)
+            if record[f.name] is None and default is None:
+                continue
+            if isinstance(default, dict) and not isinstance(record[f.name], dict):
+                raise ConfigError(f"{source} is damaged: {f.name}={record[f.name]!r} is not an object")
+            example = ("" if f.name in ("env", "agent") else 0) if default is None else default
+            values[f.name] = cfg.check_value(record[f.name], example, f.name, source)
+    for key in ("env", "agent"):
+        if not values.get(key):
+            raise ConfigError(f"{source} is damaged: it names no {key}")
+    return cfg.TrainSettings(**values)
+
+
+def _fresh_agent(folder: Path, record: dict, settings: cfg.TrainSettings):
+    """The run's agent at step 0, rebuilt from config.json (a run stopped before its first checkpoint)."""
+    source = str(folder / runs.CONFIG_FILE)
+    agent_cls = cfg.agent_class(settings.agent)
+    hyper = record.get("hyperparameters", {})
+    if not isinstance(hyper, dict):
+        raise ConfigError(f"{source} is damaged: hyperparameters should be an object, found {hyper!r}")
+    fields = cfg.config_fields(agent_cls.Config)
+    unknown = sorted(set(hyper) - set(fields))
+    if unknown:
+        raise ConfigError(f"{source} is damaged: {settings.agent} has no hyperparameter(s) {unknown}")
+    values = {k: cfg.check_value(v, cfg.field_default(fields[k]), k, source) for k, v in hyper.items()}
+    try:
+        config = agent_cls.Config(**values)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{source} is damaged: {settings.agent} hyperparameters: {error}") from None
+    env = cfg.make_env(settings.env, settings.env_kwargs)
+    try:
+        return agent_cls(env.observation_space, env.action_space, config, seed=settings.seed)
+    except (ValueError, NotImplementedError) as error:
+        raise ConfigError(f"cannot resume {folder}: {error}") from None
+    finally:
+        env.close()
+
+
+def _read_state(folder: Path) -> TrainerState:
+    path = folder / runs.STATE_FILE
+    if not path.exists():
+        return TrainerState()
+    try:
+        values = runs.read_json(path)
+    except RunFolderError as error:
+        raise ConfigError(f"cannot resume {folder}: {error}") from None
+    fields = {f.name: f for f in dataclasses.fields(TrainerState)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{path} is damaged: unknown key(s) {unknown}")
+    for key, value in values.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (value is None or number) or (number and not math.isfinite(value)):
+            raise ConfigError(f"{path} is damaged: {key}={value!r} is not a number")
+    return TrainerState(**values)
+
+
 def resume_run(args, argv) -> tuple[Trainer, str]:
     from rl_scratch.agents.checkpoint import ensure_compatible
     from rl_scratch.agents.registry import load_agent
@@ -119,15 +214,16 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
         record = runs.read_json(folder / runs.CONFIG_FILE)
     except RunFolderError as error:
         raise ConfigError(f"cannot resume {folder}: {error}") from None
-    try:
-        settings = cfg.TrainSettings(**{k: record[k] for k in cfg.TRAIN_KEYS if k in record})
-    except TypeError as error:
-        raise ConfigError(f"cannot resume {folder}: config.json is damaged ({error})") from None
+    settings = _read_settings(folder, record)
     checkpoint = folder / runs.CHECKPOINT_FILE
-    try:
-        agent = load_agent(checkpoint)
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"cannot resume from {checkpoint}: {error}") from None
+    restart = not checkpoint.exists()
+    if restart:
+        agent = _fresh_agent(folder, record, settings)
+    else:
+        try:
+            agent = load_agent(checkpoint)
+        except (OSError, ValueError, KeyError) as error:
+            raise ConfigError(f"cannot resume from {checkpoint}: {error}") from None
     for key in ("steps", "episodes", "eval_every", "eval_episodes", "checkpoint_every", "stop_at_target"):
         value = getattr(args, key)
         if value is not None:
@@ -148,25 +244,34 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
         raise ConfigError(f"cannot resume {folder}: {error}") from None
     finally:
         env.close()
-    state_path = folder / runs.STATE_FILE
-    state = TrainerState()
-    if state_path.exists():
-        try:
-            state = TrainerState(**runs.read_json(state_path))
-        except (RunFolderError, TypeError) as error:
-            raise ConfigError(f"cannot resume {folder}: {runs.STATE_FILE} is damaged ({error})") from None
+    state = TrainerState() if restart else _read_state(folder)
     if args.stop_at_target is None and state.target_step is not None:
         settings.stop_at_target = False  # resuming past the target means training on
-    record.update(steps=settings.steps, episodes=settings.episodes, eval_every=settings.eval_every,
-                  eval_episodes=settings.eval_episodes, checkpoint_every=settings.checkpoint_every,
-                  stop_at_target=settings.stop_at_target)
-    record["resumed_with"] = [*record.get("resumed_with", []), command_line(argv)]
+    eval_env = make_eval_env(settings, agent)
     try:
-        runs.atomic_write_json(folder / runs.CONFIG_FILE, record)
-    except OSError as error:
-        raise ConfigError(f"cannot write to run folder {folder}: {error.strerror or error}") from None
-    trainer = Trainer(folder, agent, settings, target, state, _render_every(args))
-    header = (f"Resuming {settings.agent} on {settings.env} from step {agent.steps} (episode {agent.episodes}) "
-              f"to {settings.steps if settings.steps is not None else str(settings.episodes) + ' episodes'}\n"
-              f"  run folder: {folder}")
+        # Rows written after the checkpoint (the process was killed) are episodes the resumed run
+        # plays again: cut them, so nothing is logged twice and steps only go forward.
+        cut = runs.truncate_log(folder / runs.METRICS_FILE, runs.METRIC_COLUMNS, agent.steps, agent.episodes)
+        runs.truncate_log(folder / runs.EVALUATIONS_FILE, runs.EVAL_COLUMNS, agent.steps)
+        record.update(steps=settings.steps, episodes=settings.episodes, eval_every=settings.eval_every,
+                      eval_episodes=settings.eval_episodes, checkpoint_every=settings.checkpoint_every,
+                      stop_at_target=settings.stop_at_target)
+        record["resumed_with"] = [*record.get("resumed_with", []), command_line(argv)]
+        try:
+            runs.atomic_write_json(folder / runs.CONFIG_FILE, record)
+        except OSError as error:
+            raise ConfigError(f"cannot write to run folder {folder}: {error.strerror or error}") from None
+        trainer = Trainer(folder, agent, settings, target, state, _render_every(args), eval_env)
+    except BaseException:
+        eval_env.close()
+        raise
+    goal = settings.steps if settings.steps is not None else str(settings.episodes) + " episodes"
+    if restart:
+        header = (f"Restarting {settings.agent} on {settings.env} from step 0 to {goal}: the run stopped "
+                  f"before its first checkpoint\n  run folder: {folder}")
+    else:
+        header = (f"Resuming {settings.agent} on {settings.env} from step {agent.steps} (episode {agent.episodes}) "
+                  f"to {goal}\n  run folder: {folder}")
+    if cut:
+        header += f"\n  cut {cut} row(s) of {runs.METRICS_FILE} written after the checkpoint (they run again)"
     return trainer, header

@@ -13,12 +13,15 @@ A run folder (`runs/<env>-<agent>-<timestamp>/`) holds
 
 Every file that is rewritten goes through a temporary file and `os.replace`, so a
 crash leaves the previous version or the new one, never half of one. The CSV logs
-are only appended to.
+are appended to; a run resumed after a crash first cuts them back to its
+checkpoint (`truncate_log`), so no episode is logged twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import json
 import math
 import time
@@ -34,6 +37,8 @@ BEST_FILE = "best.npz"
 STATE_FILE = "trainer_state.json"
 CURVE_FILE = "learning_curve.png"
 SUMMARY_FILE = "eval.json"
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, EVALUATIONS_FILE, CHECKPOINT_FILE, BEST_FILE, STATE_FILE, CURVE_FILE,
+             SUMMARY_FILE)
 
 # wall_time is last and the only column that differs between two runs with the same seed.
 METRIC_COLUMNS = ("step", "episode", "return", "length", "loss", "epsilon", "entropy", "lr", "wall_time")
@@ -42,6 +47,17 @@ EVAL_COLUMNS = ("step", "episode", "mean_return", "std_return", "success_rate", 
 
 class RunFolderError(Exception):
     """A run folder cannot be created, written or read; the message says which and why."""
+
+
+class DiskWriteError(RunFolderError):
+    """Writing a run file failed (full disk, file-size limit, ...); the file it replaces is intact."""
+
+    def __init__(self, path, error: OSError):
+        reason = error.strerror or str(error)
+        if error.errno == errno.EFBIG:
+            reason += " (the file-size limit, `ulimit -f`)"
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path, self.error = Path(path), error
 
 
 # ---------------------------------------------------------------- writing
@@ -102,6 +118,16 @@ def create_run_folder(out: str | None, env_name: str, agent_name: str, root: str
     return folder
 
 
+def discard_new_run(folder: Path) -> None:
+    """Remove what a run that never started training wrote: its files, and the folder if that is then
+    empty (a folder given by --out that held other files is left as it was)."""
+    for name in (*RUN_FILES, ".write-test"):
+        with contextlib.suppress(OSError):
+            (folder / name).unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
 def _safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
@@ -122,19 +148,72 @@ class CsvLog:
                 header = next(csv.reader(f), [])
             if tuple(header) != columns:
                 raise RunFolderError(f"{self.path} has columns {header}, expected {list(columns)}")
-        self._file = open(self.path, "a", newline="", encoding="utf-8")
+        # line-buffered: every finished episode reaches the file at once, so a killed run loses none
+        self._file = open(self.path, "a", newline="", encoding="utf-8", buffering=1)
         self._writer = csv.writer(self._file)
         if new:
             self._writer.writerow(columns)
 
     def write(self, row: dict) -> None:
-        self._writer.writerow([_cell(row.get(name)) for name in self.columns])
+        try:
+            self._writer.writerow([_cell(row.get(name)) for name in self.columns])
+        except OSError as error:
+            raise DiskWriteError(self.path, error) from None
 
     def flush(self) -> None:
-        self._file.flush()
+        try:
+            self._file.flush()
+        except OSError as error:
+            raise DiskWriteError(self.path, error) from None
 
     def close(self) -> None:
-        self._file.close()
+        """Flush and close; after a failed write the unwritten rows are dropped (resume cuts back anyway)."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
+
+def truncate_log(path, columns: tuple[str, ...], steps: int, episodes: int | None = None) -> int:
+    """Cut a CsvLog file back to the rows at or before `steps` (and `episodes`), in place.
+
+    After a crash (SIGKILL, power loss) the logs hold rows written after the last
+    checkpoint; a resumed run re-runs those episodes, so they go first. A last line
+    cut short goes too. Returns how many rows were removed; a file that is not a
+    CsvLog of `columns` raises RunFolderError naming it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RunFolderError(f"{path} is damaged: not UTF-8 text (byte {error.start}); move it away to resume "
+                             "without its history") from None
+    except OSError as error:
+        raise RunFolderError(f"cannot read {path}: {error.strerror or error}") from None
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        return 0
+    header = next(csv.reader([lines[0]]), [])
+    if tuple(header) != columns:
+        raise RunFolderError(f"{path} has columns {header}, expected {list(columns)}")
+    kept = [lines[0]]
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.endswith("\n"):  # the last line, cut short by the crash
+            break
+        row = next(csv.reader([line]), [])
+        try:
+            row_step, row_episode = int(row[0]), int(row[1])
+        except (IndexError, ValueError):
+            raise RunFolderError(f"{path} is damaged: line {number} is not a row of step, episode, ... "
+                                 f"({line.strip()[:60]!r})") from None
+        if len(row) == len(columns) and row_step <= steps and (episodes is None or row_episode <= episodes):
+            kept.append(line)
+    removed = len(lines) - len(kept)
+    if removed:
+        atomic_write_bytes(path, "".join(kept).encode("utf-8"))
+    return removed
 
 
 def _cell(value) -> str:

@@ -10,9 +10,9 @@ This module holds the arguments, `--list` and `main`. Defaults come from
 `rl_scratch.config` (dataclass defaults, then the env and tuned tables, then
 --config FILE, then flags); `rl_scratch.launch` turns the arguments into a new or
 resumed run, `rl_scratch.trainer` runs it, `rl_scratch.console` prints it, and the
-run folder layout is described in `rl_scratch.runs`. Ctrl-C stops at the end of the
-current episode, saves, and prints how to resume; a second Ctrl-C stops at once
-(still saving).
+run folder layout is described in `rl_scratch.runs`. Ctrl-C or SIGTERM stops at the
+end of the current episode, saves, and prints how to resume; a second one stops at
+once (still saving); `rl_scratch.signals` says what happens when.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from rl_scratch import config as cfg
 from rl_scratch.config import ConfigError
 from rl_scratch.console import EXIT_USAGE, Parser, error_line, say
 from rl_scratch.launch import resume_run, start_new_run
-from rl_scratch.runs import RunFolderError
+from rl_scratch.runs import RunFolderError, discard_new_run
 from rl_scratch.runtime import configure_for_small_networks
+from rl_scratch.signals import Interrupted, StopSignals, exit_code, signal_name
+from rl_scratch.trainer import TrainingFault
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,21 +111,40 @@ def print_list() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    # SIGINT and SIGTERM alike from here on: during start-up they stop at once, leaving no run folder.
+    signals = StopSignals().install()
     try:
-        if args.render_every < 1:
-            raise ConfigError(f"--render-every must be a positive integer, got {args.render_every}")
-        if args.list:
-            print_list()
-            return 0
-        trainer, header = resume_run(args, argv) if args.resume else start_new_run(args, argv)
-    except (ConfigError, RunFolderError) as error:
-        error_line(str(error))
-        return EXIT_USAGE
-    say(header)
-    configure_for_small_networks()
-    return trainer.run()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        try:
+            args = build_parser().parse_args(argv)
+            if args.render_every < 1:
+                raise ConfigError(f"--render-every must be a positive integer, got {args.render_every}")
+            if args.list:
+                print_list()
+                return 0
+            trainer, header = resume_run(args, argv) if args.resume else start_new_run(args, argv)
+        except (ConfigError, RunFolderError) as error:
+            error_line(str(error))
+            return EXIT_USAGE
+        try:
+            say(header)
+            configure_for_small_networks()
+        except Interrupted:
+            trainer.close()
+            if not args.resume:
+                discard_new_run(trainer.folder)
+            raise
+        try:
+            return trainer.run(signals)
+        except TrainingFault as fault:
+            error_line(str(fault))
+            return EXIT_USAGE
+    except Interrupted as stop:
+        sys.stderr.write(f"{signal_name(stop.signum)}: stopped during start-up, before training began; "
+                         "nothing was trained or saved\n")
+        return exit_code(stop.signum)
+    finally:
+        signals.restore()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ EXPECTED_IDS = {
     "rl_scratch/GridWorld-Cliff-v0": 200,
     "rl_scratch/GridWorld-Maze-v0": 400,
     "rl_scratch/GridWorld-Large-v0": 400,
+    "rl_scratch/CueCorridor-v0": 20,
     "rl_scratch/Iris-v0": None,
     "rl_scratch/NextToken-v0": None,
 }
@@ -41,7 +42,7 @@ def test_import_registers_without_loading_env_modules_or_pygame():
     code = (
         "import sys, gymnasium, rl_scratch\n"
         "loaded = [m for m in ('pygame', 'rl_scratch.envs.gridworld', 'rl_scratch.envs.iris',"
-        " 'rl_scratch.envs.next_token') if m in sys.modules]\n"
+        " 'rl_scratch.envs.next_token', 'rl_scratch.envs.memory') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
         "assert 'rl_scratch/GridWorld-v0' in gymnasium.registry\n"
     )

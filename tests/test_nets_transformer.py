@@ -1,6 +1,8 @@
 """Transformer parts and models: fused ops vs their compositions, gradient checks,
 causality, masks, head independence, generation, learning, and parity with PyTorch."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from conftest import import_torch
@@ -145,7 +147,7 @@ def test_gradcheck_tinygpt_loss_wrt_parameters():
     gradcheck(lambda *_: model.loss(data[:, :-1], data[:, 1:]), some)
 
 
-@pytest.mark.parametrize("pool", ["mean", "cls"])
+@pytest.mark.parametrize("pool", ["mean", "cls", "flat", "last"])
 def test_gradcheck_attention_encoder(pool):
     g = rng(8)
     encoder = AttentionEncoder(3, n_tokens=4, dim=4, n_heads=2, n_layers=1, pool=pool, rng=g, dtype=F64)
@@ -390,6 +392,28 @@ def test_attention_encoder_shapes_flat_input_and_masked_pooling():
         encoder(x, key_mask[:, :4])
     cls_encoder = AttentionEncoder(3, n_tokens=5, dim=8, n_heads=2, n_layers=1, pool="cls", rng=g)
     assert cls_encoder(x, key_mask).shape == (4, 8)
+    with pytest.raises(ValueError, match="pool must be one of"):
+        AttentionEncoder(3, n_tokens=5, pool="max")
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_attention_encoder_flat_and_causal_last_pools(grad):
+    g = rng(19)
+    x = g.normal(size=(2, 5, 3)).astype(np.float32)
+    later_changed = x.copy()
+    later_changed[:, 3:] += 1.0
+    flat = AttentionEncoder(3, n_tokens=5, dim=8, n_heads=2, n_layers=2, pool="flat", causal=True, rng=g)
+    last = AttentionEncoder(3, n_tokens=5, dim=8, n_heads=2, n_layers=2, pool="last", causal=True, rng=g)
+    with (contextlib.nullcontext() if grad else no_grad()):
+        out, out_changed = flat(x).data, flat(later_changed).data
+        assert out.shape == (2, 40) and flat.out_features == 40
+        # every token's features in place; causal: tokens 0-2 never see tokens 3-4
+        np.testing.assert_allclose(out[:, :24], out_changed[:, :24], atol=1e-6)
+        assert np.abs(out[:, 24:] - out_changed[:, 24:]).min() > 1e-4
+        first_changed = x.copy()
+        first_changed[:, 0] += 1.0
+        assert last(x).shape == (2, 8) and last.out_features == 8
+        assert np.abs(last(x).data - last(first_changed).data).max() > 1e-4  # the last token saw the first
 
 
 # ------------------------------------------------- graph-free inference path
@@ -436,7 +460,7 @@ def test_tinygpt_inference_keeps_dropout_when_training_under_no_grad():
         np.testing.assert_array_equal(model(ids).data, model(ids).data)
 
 
-@pytest.mark.parametrize("pool", ["mean", "cls"])
+@pytest.mark.parametrize("pool", ["mean", "cls", "flat", "last"])
 @pytest.mark.parametrize("with_key_mask", [False, True])
 def test_attention_encoder_inference_without_graph_equals_the_tensor_forward(pool, with_key_mask):
     g = rng(32)
@@ -446,7 +470,7 @@ def test_attention_encoder_inference_without_graph_equals_the_tensor_forward(poo
     traced = encoder(x, key_mask)
     with no_grad():
         fast = encoder(x, key_mask)
-    assert fast.shape == (4, 8) and fast.dtype == np.float32
+    assert fast.shape == (4, encoder.out_features) and fast.dtype == np.float32
     np.testing.assert_allclose(fast.data, traced.data, rtol=1e-5, atol=1e-5)
 
 
