@@ -151,6 +151,9 @@ def read_meta_and_arrays(path) -> tuple[dict, dict]:
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: checkpoint metadata is corrupt ({error})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: checkpoint metadata is a JSON {type(meta).__name__}, not an object "
+                         "(corrupt or hand-edited file)")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(f"{path} has checkpoint format version {version}, but this rl_scratch reads version "
@@ -158,6 +161,9 @@ def read_meta_and_arrays(path) -> tuple[dict, dict]:
     for key in ("agent", "config", "observation_space", "action_space", "state"):
         if key not in meta:
             raise ValueError(f"{path}: checkpoint metadata lacks {key!r} (corrupt or hand-edited file)")
+    for key in ("config", "observation_space", "action_space", "state"):
+        if not isinstance(meta[key], dict):
+            raise ValueError(f"{path}: checkpoint {key} is not a JSON object (corrupt or hand-edited file)")
     return meta, arrays
 
 
@@ -177,7 +183,14 @@ def rebuild_agent(cls, path):
         config = config_from_dict(cls.Config, meta["config"])
     except (TypeError, ValueError) as error:
         raise ValueError(f"{os.fspath(path)}: checkpoint config is invalid ({error})") from None
-    agent = cls(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]), config)
+    try:
+        observation_space = space_from_json(meta["observation_space"])
+        agent = cls(observation_space, space_from_json(meta["action_space"]), config)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{os.fspath(path)}: checkpoint spaces or config are invalid ({error})") from None
+    except MemoryError:
+        raise ValueError(f"{os.fspath(path)}: the checkpoint's config asks for networks or buffers larger than "
+                         "this machine's memory (corrupt or hand-edited file)") from None
     return agent, meta, arrays
 
 
@@ -242,6 +255,11 @@ def restore_value(owner, name: str, encoded, arrays: dict) -> None:
         current[...] = value
     elif isinstance(encoded, dict) and STATE_TAG in encoded:
         raise ValueError(f"{name} is saved as a state object, but this agent has none")
+    elif isinstance(current, bool) and not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    elif isinstance(current, int) and not isinstance(current, bool) and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"{name} must be a count (an integer >= 0), got {value!r}")
     else:
         setattr(owner, name, value)
 
@@ -259,12 +277,18 @@ def load_agent_checkpoint(cls, path):
     state = meta["state"]
     if not isinstance(state, dict):
         raise ValueError(f"{os.fspath(path)}: checkpoint state is not a JSON object (corrupt or hand-edited file)")
-    try:
-        for name in cls.saved:
-            if name in state:
-                restore_value(agent, name, state[name], arrays)
-            elif name not in cls.optional:
-                raise KeyError(name)
-    except (KeyError, ValueError, TypeError, IndexError) as error:
-        raise ValueError(f"{os.fspath(path)}: checkpoint does not match its own config ({error})") from None
+    for key, array in arrays.items():
+        # weights, tables and optimizer moments are finite in any agent that trained; env states are not checked
+        if not key.startswith("run.") and array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"{os.fspath(path)}: {key} holds NaN or inf values (a diverged or damaged agent)")
+    for name in cls.saved:
+        if name not in state:
+            if name in cls.optional:
+                continue
+            raise ValueError(f"{os.fspath(path)}: checkpoint does not match its own config (no {name!r})")
+        try:
+            restore_value(agent, name, state[name], arrays)
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+            raise ValueError(f"{os.fspath(path)}: checkpoint does not match its own config "
+                             f"({name}: {error})") from None
     return agent

@@ -160,3 +160,37 @@ def test_registry_names_and_suggestions():
         get_agent("reinforse")
     planner = ValueIteration(gym.spaces.Discrete(3), gym.spaces.Discrete(2))
     assert planner.name == "value_iteration"
+
+
+def tampered(tmp_path, agent, change):
+    agent.save(tmp_path / "good.npz")
+    meta, arrays = read_meta_and_arrays(tmp_path / "good.npz")
+    meta = change(meta, arrays)
+    path = tmp_path / "tampered.npz"
+    save_arrays(path, {"__meta__": np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays})
+    return path
+
+
+def set_in(meta, keys, value):
+    target = meta
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    return meta
+
+
+@pytest.mark.parametrize("what, change, message", [
+    ("metadata is a list", lambda m, a: [m], "metadata is a JSON list, not an object"),
+    ("config is a list", lambda m, a: set_in(m, ["config"], [1]), "config is not a JSON object"),
+    ("step counter 'many'", lambda m, a: set_in(m, ["state", "steps"], "many"), r"steps must be a count.*'many'"),
+    ("negative episodes", lambda m, a: set_in(m, ["state", "episodes"], -3), r"episodes must be a count.*-3"),
+    ("garbage RNG state", lambda m, a: set_in(m, ["state", "rng", "__rng__"], {"state": 5}), r"\(rng: "),
+    ("NaN weights", lambda m, a: a["q_net.layers.0.weight"].fill(np.nan) or m, r"q_net.layers.0.weight holds NaN"),
+    ("a 10^7 x 10^7 layer", lambda m, a: set_in(m, ["config", "hidden"], [10**7, 10**7]), "larger than this"),
+])
+def test_tampered_checkpoints_give_one_clear_error(tmp_path, what, change, message):
+    agent = trained(DQN, CARTPOLE_DQN, 60)
+    path = tampered(tmp_path, agent, change)
+    with pytest.raises(ValueError, match=message) as error:
+        load_agent(path)
+    assert "tampered.npz" in str(error.value) and "\n" not in str(error.value)
