@@ -110,6 +110,11 @@ class Agent(ABC):
         """pi(a | s) for each observation of a batch (B, n_actions), or None."""
         return None
 
+    def attention_weights(self, observation) -> np.ndarray | None:
+        """For one observation, (heads, tokens): what the policy's attention looked at when acting on it
+        (see policies.TokenAttention.attention_received), or None for a policy without attention."""
+        return None
+
     # ------------------------------------------------------------ checkpoints
     def save(self, path) -> None:
         """Write a checkpoint (an .npz of plain arrays and JSON metadata, atomically).

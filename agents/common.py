@@ -36,6 +36,17 @@ def require_discrete_observations(observation_space, agent_name: str) -> int:
     return int(observation_space.n)
 
 
+def check_history(observation_space, history: int, agent_name: str) -> None:
+    """history > 1 needs the windows HistoryObservation(env, history) makes: a (history, features) Box."""
+    if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
+        raise ValueError(f"{agent_name}: history must be an int >= 1, got {history!r}")
+    if history > 1 and not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 2
+                            and observation_space.shape[0] == history):
+        raise ValueError(f"{agent_name}: history={history} reads windows of {history} observations; wrap the env "
+                         f"in rl_scratch.envs.HistoryObservation(env, {history}) (the trainer does), got "
+                         f"{observation_space!r}")
+
+
 class ObsEncoder:
     """Turns raw env observations into float32 network inputs, chosen from the observation space.
 

@@ -24,8 +24,8 @@ from rl_scratch.nets import functional as F
 
 from .base import Agent
 from .callbacks import as_callback
-from .common import ObsEncoder, Schedule, check_total_steps, require_discrete_actions
-from .policies import build_network, check_policy, copy_weights
+from .common import ObsEncoder, Schedule, check_history, check_total_steps, require_discrete_actions
+from .policies import attention_weights, build_network, check_policy, copy_weights
 from .replay import ReplayBuffer
 from .run_state import Run, open_env
 
@@ -81,6 +81,9 @@ class DQNConfig:
     """attention policy: heads per layer"""
     attention_layers: int = 1
     """attention policy: number of encoder layers"""
+    history: int = 1
+    """observations per input: > 1 reads windows of the last `history` observations (the env wrapped in
+    rl_scratch.envs.HistoryObservation, as the trainer does), attention causal over them; 1 the current one"""
 
     def __post_init__(self):
         check_policy(self.policy)
@@ -129,11 +132,12 @@ class DQN(Agent):
         self.config = c = config if config is not None else self.Config()
         self.observation_space, self.action_space = observation_space, action_space
         self.n_actions = require_discrete_actions(action_space, self.name)
+        check_history(observation_space, c.history, self.name)
         self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
         self.rng = np.random.default_rng(seed)
         network = dict(policy=c.policy, obs_shape=self.encoder.shape, n_outputs=self.n_actions, hidden=c.hidden,
                        activation=c.activation, attention_dim=c.attention_dim, attention_heads=c.attention_heads,
-                       attention_layers=c.attention_layers)
+                       attention_layers=c.attention_layers, causal=c.history > 1)
         self.q_net = build_network(rng=self.rng, **network)
         self.target_net = build_network(rng=self.rng, **network)
         copy_weights(self.q_net, self.target_net)
@@ -158,6 +162,9 @@ class DQN(Agent):
         if not deterministic and rng.random() < self.epsilon:
             return int(rng.integers(self.n_actions))
         return int(self.q_values(features)[0].argmax())
+
+    def attention_weights(self, observation) -> np.ndarray | None:
+        return attention_weights(self.q_net, self.encoder.one(observation))
 
     def action_values(self, observations) -> np.ndarray:
         return self.q_values(self.encoder.many(observations))

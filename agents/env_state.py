@@ -42,7 +42,8 @@ ATTRIBUTES = {
     "CliffWalkingEnv": ("s", "lastaction"),
 }
 # Wrappers and their state; a wrapper not listed here and not in STATELESS_WRAPPERS makes an env unresumable.
-WRAPPER_ATTRIBUTES = {"TimeLimit": ("_elapsed_steps",), "OrderEnforcing": ("_has_reset",)}
+WRAPPER_ATTRIBUTES = {"TimeLimit": ("_elapsed_steps",), "OrderEnforcing": ("_has_reset",),
+                      "HistoryObservation": ("window",)}
 # Wrappers that only check the first calls: a restored env has passed those checks already.
 CHECKS_DONE = {"PassiveEnvChecker": {"checked_reset": True, "checked_step": True, "checked_data_reuse": True,
                                      "_previous_data": None}}

@@ -73,6 +73,7 @@ class TokenAttention(Module):
         self.encoder = AttentionEncoder(n_features, n_tokens, dim, n_heads, n_layers, pool="flat", rng=rng,
                                         dtype=dtype, causal=causal)
         self.out_features = self.encoder.out_features
+        self.causal = causal
         self._zero = np.zeros((1, n_tokens, n_features), dtype=dtype)
 
     def forward(self, x) -> Tensor:
@@ -82,18 +83,36 @@ class TokenAttention(Module):
         n = len(data)
         return h[:n] - h[n:]                                         # (B, T * C) - (1, T * C)
 
-    @property
-    def attention_maps(self) -> list:
-        """Per block, the last call's attention weights (B, heads, T, T), the zero row dropped."""
-        return [block.attn.last_attention[:-1] for block in self.encoder.blocks]
+    def attention_received(self) -> np.ndarray:
+        """(B, heads, T) from the last call's last block: for time steps (causal) the current step's weights
+        over the window; for other tokens the weight each one receives, averaged over the tokens attending."""
+        weights = self.encoder.blocks[-1].attn.last_attention[:-1]  # (B, heads, T, T), the zero row dropped
+        return weights[:, :, -1] if self.causal else weights.mean(axis=2)
+
+
+def attention_of(net: Module) -> TokenAttention | None:
+    """The TokenAttention a policy network acts through (the actor's in an ActorCritic), or None."""
+    if isinstance(net, (ActorCritic, AttentionHead)) and isinstance(net.encoder, TokenAttention):
+        return net.encoder
+    return None
+
+
+def attention_weights(net: Module, features: np.ndarray) -> np.ndarray | None:
+    """(heads, T) of `attention_of(net)` for one observation's network input (1, ...), or None."""
+    encoder = attention_of(net)
+    if encoder is None:
+        return None
+    with no_grad():
+        encoder(features)
+    return encoder.attention_received()[0]
 
 
 class AttentionHead(Module):
     """TokenAttention over observation tokens (B, T, F), then an MLP to `n_outputs`."""
 
     def __init__(self, obs_shape: tuple, n_outputs: int, hidden: tuple, activation: str, rng: np.random.Generator,
-                 dim: int, n_heads: int, n_layers: int, output_gain: float | None, dtype):
-        self.encoder = TokenAttention(obs_shape, dim, n_heads, n_layers, rng, dtype)
+                 dim: int, n_heads: int, n_layers: int, output_gain: float | None, dtype, causal: bool = False):
+        self.encoder = TokenAttention(obs_shape, dim, n_heads, n_layers, rng, dtype, causal)
         self.head = MLP([self.encoder.out_features, *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
                         output_gain=output_gain)
 
@@ -128,25 +147,26 @@ def build_network(policy: str, obs_shape: tuple, n_outputs: int, hidden: tuple, 
                   activation: str = "relu", output_gain: float | None = None, dtype=np.float32,
                   attention_dim: int = 32, attention_heads: int = 2, attention_layers: int = 1,
                   gpt_dim: int = 64, gpt_heads: int = 4, gpt_layers: int = 2, actor_critic: bool = False,
-                  shared: bool = False) -> Module:
+                  shared: bool = False, causal: bool = False) -> Module:
     """An `mlp` (obs_shape is (features,)), an `attention` network (obs_shape is (tokens, features)) or
     a `gpt` (obs_shape is (context,) token ids below n_outputs; `hidden` and `activation` unused).
 
     actor_critic: an `ActorCritic` with `n_outputs` logits and a value (`shared`: one trunk);
-    `output_gain` does not apply (its heads have their own gains).
+    `output_gain` does not apply (its heads have their own gains). `causal`: an attention
+    network's tokens are time steps (HistoryObservation windows); each attends to the past only.
     """
     if actor_critic:
         check_policy(policy, ACTOR_CRITIC_POLICIES, "actor-critic network")
         return ActorCritic(tuple(obs_shape), n_outputs, hidden, rng, activation=activation, shared=shared,
                            policy=policy, attention_dim=attention_dim, attention_heads=attention_heads,
-                           attention_layers=attention_layers, dtype=dtype)
+                           attention_layers=attention_layers, dtype=dtype, causal=causal)
     check_policy(policy)
     if policy == "mlp":
         return MLP([int(np.prod(obs_shape)), *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
                    output_gain=output_gain)
     if policy == "attention":
         return AttentionHead(tuple(obs_shape), n_outputs, tuple(hidden), activation, rng, attention_dim,
-                             attention_heads, attention_layers, output_gain, dtype)
+                             attention_heads, attention_layers, output_gain, dtype, causal)
     if policy == "gpt":
         if len(obs_shape) != 1:
             raise ValueError(f"policy='gpt' needs a 1-D observation of token ids (context,), e.g. NextToken; "
@@ -191,14 +211,15 @@ class ActorCritic(Module):
 
     def __init__(self, obs_shape: tuple, n_actions: int, hidden: tuple, rng: np.random.Generator,
                  activation: str = "tanh", shared: bool = False, policy: str = "mlp", attention_dim: int = 32,
-                 attention_heads: int = 2, attention_layers: int = 1, dtype=np.float32):
+                 attention_heads: int = 2, attention_layers: int = 1, dtype=np.float32, causal: bool = False):
         hidden = tuple(hidden)
         self.encoder = self.critic_encoder = None
         if policy == "attention":
-            self.encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng, dtype)
+            self.encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng, dtype,
+                                          causal)
             if not shared:
                 self.critic_encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng,
-                                                     dtype)
+                                                     dtype, causal)
             in_features = self.encoder.out_features
         elif policy == "mlp":
             in_features = int(np.prod(obs_shape))

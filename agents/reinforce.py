@@ -26,10 +26,10 @@ from rl_scratch.nets import functional as F
 
 from .base import Agent
 from .callbacks import as_callback
-from .common import (ObsEncoder, categorical_log_probs, check_total_steps, normalize, require_discrete_actions,
-                     sample_categorical)
+from .common import (ObsEncoder, categorical_log_probs, check_history, check_total_steps, normalize,
+                     require_discrete_actions, sample_categorical)
 from .normalize import RunningMeanStd
-from .policies import build_network, check_policy
+from .policies import attention_weights, build_network, check_policy
 from .run_state import Run, open_vector_env
 
 BASELINES = ("value", "mean", "none")
@@ -67,6 +67,9 @@ class REINFORCEConfig:
     """attention policy: heads per layer"""
     attention_layers: int = 1
     """attention policy: number of encoder layers"""
+    history: int = 1
+    """observations per input: > 1 reads windows of the last `history` observations (the env wrapped in
+    rl_scratch.envs.HistoryObservation, as the trainer does), attention causal over them; 1 the current one"""
     normalize_obs: bool = False
     """normalize observations with running mean/std statistics (saved in checkpoints)"""
 
@@ -135,11 +138,12 @@ class REINFORCE(Agent):
         self.config = c = config if config is not None else self.Config()
         self.observation_space, self.action_space = observation_space, action_space
         self.n_actions = require_discrete_actions(action_space, self.name)
+        check_history(observation_space, c.history, self.name)
         self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
         self.rng = np.random.default_rng(seed)
         network = dict(policy=c.policy, obs_shape=self.encoder.shape, hidden=c.hidden, activation=c.activation,
                        rng=self.rng, attention_dim=c.attention_dim, attention_heads=c.attention_heads,
-                       attention_layers=c.attention_layers)
+                       attention_layers=c.attention_layers, causal=c.history > 1)
         self.policy_net = build_network(n_outputs=self.n_actions, output_gain=0.01, **network)
         parameters = self.policy_net.parameters()
         self.value_net = None
@@ -159,6 +163,9 @@ class REINFORCE(Agent):
         if update:
             self.normalizer.update(features)
         return self.normalizer.normalize(features)
+
+    def attention_weights(self, observation) -> np.ndarray | None:
+        return attention_weights(self.policy_net, self.inputs(self.encoder.one(observation)))
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         return self.policy_net.predict(features)

@@ -29,10 +29,10 @@ from rl_scratch.nets import Adam, Categorical, Tensor, no_grad, where
 
 from .base import Agent
 from .callbacks import as_callback
-from .common import (ObsEncoder, categorical_log_probs, check_total_steps, finite_or_none, require_discrete_actions,
-                     sample_categorical)
+from .common import (ObsEncoder, categorical_log_probs, check_history, check_total_steps, finite_or_none,
+                     require_discrete_actions, sample_categorical)
 from .normalize import RunningMeanStd
-from .policies import ACTOR_CRITIC_POLICIES, build_network, check_policy
+from .policies import attention_weights, ACTOR_CRITIC_POLICIES, build_network, check_policy
 from .run_state import Run, open_vector_env
 
 
@@ -88,6 +88,9 @@ class ActorCriticConfig:
     """attention policy: heads per layer"""
     attention_layers: int = 1
     """attention policy: number of encoder layers"""
+    history: int = 1
+    """observations per input: > 1 reads windows of the last `history` observations (the env wrapped in
+    rl_scratch.envs.HistoryObservation, as the trainer does), attention causal over them; 1 the current one"""
     async_envs: bool = False
     """step the envs in subprocesses (AsyncVectorEnv): worth it only for slow envs"""
 
@@ -267,12 +270,13 @@ class ActorCriticAgent(Agent):
         self.config = c = config if config is not None else self.Config()
         self.observation_space, self.action_space = observation_space, action_space
         self.n_actions = require_discrete_actions(action_space, self.name)
+        check_history(observation_space, c.history, self.name)
         self.encoder = ObsEncoder(observation_space, self.name, keep_shape=c.policy == "attention")
         self.rng = np.random.default_rng(seed)
         self.net = build_network(c.policy, self.encoder.shape, self.n_actions, c.hidden, self.rng,
                                  activation=c.activation, attention_dim=c.attention_dim,
                                  attention_heads=c.attention_heads, attention_layers=c.attention_layers,
-                                 actor_critic=True, shared=c.shared)
+                                 actor_critic=True, shared=c.shared, causal=c.history > 1)
         self.optimizer = Adam(self.net.parameters(), lr=c.lr, eps=1e-5)
         self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
         self.steps = self.episodes = self.updates = 0
@@ -316,6 +320,9 @@ class ActorCriticAgent(Agent):
 
     def state_values(self, observations) -> np.ndarray:
         return self.value_of(self._features(observations))
+
+    def attention_weights(self, observation) -> np.ndarray | None:
+        return attention_weights(self.net, self._features([observation]))
 
     def policy_probs(self, observations) -> np.ndarray:
         logits, _ = self.net.predict(self._features(observations))

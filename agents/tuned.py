@@ -127,3 +127,11 @@ TUNED.update({
                                                                 attention_dim=16),
 })
 BUDGETS.update({(agent, "rl_scratch/GridWorld-v0", "attention"): 30_000 for agent in ("ppo", "dqn", "reinforce")})
+
+# CueCorridor (the memory task): the GridWorld PPO values. With the attention policy, windows of the
+# last 4 observations (history=4: the cue and the 3 steps to the junction), normalized: seed 0 greedy
+# return 0.97 (the optimum) after 20k steps. `--policy mlp` reads the current observation only and
+# cannot beat the memoryless optimum -0.03.
+TUNED[("ppo", "rl_scratch/CueCorridor-v0")] = dict(n_envs=8, n_steps=32, batch_size=64, lr=1e-3, ent_coef=0.01)
+TUNED[("ppo", "rl_scratch/CueCorridor-v0", "attention")] = dict(history=4, normalize_obs=True, attention_dim=16)
+BUDGETS[("ppo", "rl_scratch/CueCorridor-v0")] = 20_000

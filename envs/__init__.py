@@ -16,6 +16,7 @@ _LAZY = {
     "MAPS": "rl_scratch.envs.gridworld",
     "generate_map": "rl_scratch.envs.gridworld",
     "CueCorridor": "rl_scratch.envs.memory",
+    "HistoryObservation": "rl_scratch.envs.history",
     "Iris": "rl_scratch.envs.iris",
     "NextToken": "rl_scratch.envs.next_token",
     "CharTokenizer": "rl_scratch.envs.next_token",

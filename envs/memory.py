@@ -186,6 +186,13 @@ class CueCorridor(gym.Env):
         self._last_action = a
         return self._obs(False), float(reward), bool(self._done), False, {"cue": self._cue}
 
+    def get_state(self) -> dict:
+        """The episode in progress as plain values (checkpoints; see agents/env_state.py)."""
+        return {"position": self._position, "cue": self._cue, "done": self._done}
+
+    def set_state(self, state: dict) -> None:
+        self._position, self._cue, self._done = int(state["position"]), int(state["cue"]), bool(state["done"])
+
     # ------------------------------------------------------------- rendering
     def render(self):
         if self.render_mode == "ansi":

@@ -159,6 +159,9 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
         eval_every=2_000, eval_episodes=500,
     ),
     # rl-zoo's PPO values (agents/tuned.py) and budget.
+    # The memory task: PPO with attention over the last 4 observations (agents/tuned.py).
+    "rl_scratch/CueCorridor-v0": EnvDefaults(agent="ppo", policy="attention", steps=20_000, eval_every=2_000,
+                                             eval_episodes=20),
     "CartPole-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
     "Acrobot-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
     # Budgets of the tuned Q-learning entries (agents/tuned.py). 1000 episodes per evaluation:
@@ -530,8 +533,16 @@ def validate_settings(settings: TrainSettings) -> None:
         raise ConfigError(f"--seed must be a non-negative integer, got {settings.seed}")
 
 
-def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None):
-    """gymnasium.make with options; a bad option becomes a ConfigError naming the env."""
+def agent_history(agent_config) -> int:
+    """How many observations the agent reads per input (its `history` field; 1 for agents without one)."""
+    return int(getattr(agent_config, "history", 1))
+
+
+def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None, history: int = 1):
+    """gymnasium.make with options; a bad option becomes a ConfigError naming the env.
+
+    history > 1: wrapped in HistoryObservation, windows of the last `history` observations
+    (what an agent with that `history` reads, in training, evaluation and play alike)."""
     kwargs = dict(env_kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
@@ -541,7 +552,15 @@ def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None):
         raise ConfigError(f"cannot make {env_id} with options {env_kwargs}: {error}") from None
     except gymnasium.error.Error as error:
         raise ConfigError(f"cannot make {env_id}: {error}") from None
-    return IsSuccess(env) if env_id in GOAL_ENVS else env  # evaluation reads success from info["is_success"]
+    env = IsSuccess(env) if env_id in GOAL_ENVS else env  # evaluation reads success from info["is_success"]
+    if history > 1:
+        from rl_scratch.envs.history import HistoryObservation
+
+        try:
+            env = HistoryObservation(env, history)
+        except ValueError as error:
+            raise ConfigError(f"cannot read {env_id} with history={history}: {error}") from None
+    return env
 
 
 def describe_hyperparameters(config) -> str:

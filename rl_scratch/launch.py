@@ -67,7 +67,8 @@ def make_eval_env(settings: cfg.TrainSettings, agent):
     sees raise ConfigError now rather than at the first evaluation."""
     from rl_scratch.agents.checkpoint import ensure_compatible
 
-    env = cfg.make_env(settings.env, {**settings.env_kwargs, **settings.eval_env_kwargs})
+    env = cfg.make_env(settings.env, {**settings.env_kwargs, **settings.eval_env_kwargs},
+                       history=cfg.agent_history(agent.config))
     try:
         ensure_compatible(agent, env)
     except ValueError as error:
@@ -81,7 +82,7 @@ def start_new_run(args, argv) -> tuple[Trainer, str]:
     file_values = cfg.load_config_file(args.config) if args.config else {}
     resolved = cfg.resolve(_flags(args), file_values, file_name=args.config or "config file")
     s = resolved.settings
-    env = cfg.make_env(s.env, s.env_kwargs)
+    env = cfg.make_env(s.env, s.env_kwargs, history=cfg.agent_history(resolved.agent_config))
     try:
         agent = _build_agent(resolved, env)
         target = Target.of_env(env)
@@ -169,7 +170,7 @@ def _fresh_agent(folder: Path, record: dict, settings: cfg.TrainSettings):
         config = agent_cls.Config(**values)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{source} is damaged: {settings.agent} hyperparameters: {error}") from None
-    env = cfg.make_env(settings.env, settings.env_kwargs)
+    env = cfg.make_env(settings.env, settings.env_kwargs, history=cfg.agent_history(config))
     try:
         return agent_cls(env.observation_space, env.action_space, config, seed=settings.seed)
     except (ValueError, NotImplementedError) as error:
@@ -236,7 +237,7 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
                 raise ConfigError(f"--{unit} is the new total and must exceed the {done} {unit} already done")
             raise ConfigError(f"{folder} already trained its {total} {unit}; pass --{unit} with a larger total "
                               f"(e.g. --{unit} {2 * total}) to continue")
-    env = cfg.make_env(settings.env, settings.env_kwargs)
+    env = cfg.make_env(settings.env, settings.env_kwargs, history=cfg.agent_history(agent.config))
     try:
         ensure_compatible(agent, env)
         target = Target.of_env(env)

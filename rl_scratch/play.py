@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rl_scratch import attention_view
 from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="gymnasium.make option, repeatable (with --env)")
     p.add_argument("--no-overlay", action="store_true", help="GridWorld: do not shade values or draw the policy")
+    p.add_argument("--attention", action="store_true",
+                   help="attention policies: draw each head's attention weights (cells, or the past steps of a "
+                        "history window) beside or under the frame")
     text = p.add_argument_group("NextToken text generation")
     text.add_argument("--prompt", help="text to continue (default: the start of the corpus)")
     text.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
@@ -196,7 +200,8 @@ def play(args) -> int:
     agent, env_id, env_kwargs, ckpt = load(args.path, args.checkpoint, args.env, args.env_kwarg)
     configure_for_small_networks()
     is_text = env_id.endswith("NextToken-v0") or args.prompt is not None
-    env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array")
+    env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array",
+                       history=cfg.agent_history(agent.config))
     try:
         ensure_compatible(agent, env)
     except ValueError as error:
@@ -215,7 +220,7 @@ def play(args) -> int:
 
     base = env.unwrapped
     if hasattr(base, "set_overlay") and not args.no_overlay:
-        probe = cfg.make_env(env_id, env_kwargs)
+        probe = cfg.make_env(env_id, env_kwargs, history=cfg.agent_history(agent.config))
         values, policy = grid_values_and_policy(agent, probe)
         probe.close()
         base.set_overlay(values, policy)
@@ -223,12 +228,19 @@ def play(args) -> int:
     window = None if record is not None else FrameWindow(f"rl-scratch: {agent.name} on {env_id}", fps)
     frames: list[np.ndarray] = []
     returns = []
+
+    def attended(frame, obs):
+        """The frame, with --attention the policy's attention on `obs` drawn beside or under it."""
+        if not args.attention:
+            return frame
+        return attention_view.draw(frame, agent.attention_weights(obs), env, cfg.agent_history(agent.config))
+
     for episode in range(args.episodes):
         obs, _ = env.reset(seed=args.seed if episode == 0 else None)
         if episode == 0:
             env.action_space.seed(args.seed)
         total, length, done = 0.0, 0, False
-        frame = env.render()
+        frame = attended(env.render(), obs)
         while True:
             if window is not None:
                 window.show(frame)
@@ -240,7 +252,7 @@ def play(args) -> int:
             total += float(reward)
             length += 1
             done = terminated or truncated
-            frame = env.render()
+            frame = attended(env.render(), obs)
         if window is None:
             frames.extend([frame] * max(1, int(fps // 2)))  # hold the last frame half a second
         returns.append(total)

@@ -87,6 +87,7 @@ class Trainer:
         self.target = target
         self.state = state
         self.render_every = render_every
+        self.history = cfg.agent_history(agent.config)
         self.eval_env = eval_env
         self.eval_seed = settings.seed + EVAL_SEED_OFFSET
         self.metrics = runs.CsvLog(folder / runs.METRICS_FILE, runs.METRIC_COLUMNS)
@@ -115,9 +116,9 @@ class Trainer:
         self.envs_made += 1
         s = self.settings
         if self.render_every and self.envs_made == 1:
-            env = cfg.make_env(s.env, s.env_kwargs, render_mode="rgb_array")
+            env = cfg.make_env(s.env, s.env_kwargs, render_mode="rgb_array", history=self.history)
             return RenderEvery(env, self.render_every, f"rl-scratch: training {s.agent} on {s.env}")
-        return cfg.make_env(s.env, s.env_kwargs)
+        return cfg.make_env(s.env, s.env_kwargs, history=self.history)
 
     # ---------------------------------------------------------- callback
     def on_episode(self, record: dict):
@@ -312,7 +313,8 @@ class Trainer:
         try:
             with self.signals.phase("abort"):
                 held_out = evaluation_report(
-                    self.agent, lambda: cfg.make_env(s.env, {**s.env_kwargs, **s.eval_env_kwargs}))
+                    self.agent, lambda: cfg.make_env(s.env, {**s.env_kwargs, **s.eval_env_kwargs},
+                                                     history=self.history))
         except Interrupted:
             held_out = None
         if held_out is not None:
