@@ -24,6 +24,12 @@ from .rollout import ActorCriticAgent, ActorCriticConfig, RolloutBuffer, value_l
 
 @dataclass
 class A2CConfig(ActorCriticConfig):
+    """The settings of A2C, one documented field each; an invalid value raises ValueError at once.
+
+        >>> A2CConfig(n_envs=4).n_steps
+        5
+    """
+
     gae_lambda: float = 1.0
     """GAE lambda (1.0: plain n-step returns, as in the original A2C)"""
     lr: float = 7e-4

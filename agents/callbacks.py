@@ -195,7 +195,13 @@ class ProgressBar:
 
 def as_callback(callback, agent=None, total_steps: int = 0, progress_bar: bool = False):
     """What `learn` calls: None, a callable, or a list of them (with a ProgressBar when asked),
-    `init`ed with the agent. None stays None (no records are built for nobody)."""
+    `init`ed with the agent. None stays None (no records are built for nobody).
+
+        >>> seen = []
+        >>> callback = as_callback([seen.append, lambda record: None])
+        >>> callback({"step": 1}), seen
+        (True, [{'step': 1}])
+    """
     if isinstance(callback, (list, tuple)):
         callback = CallbackList(callback)
     if progress_bar:

@@ -41,7 +41,12 @@ def _compact(values: np.ndarray):
 
 
 def space_to_json(space: spaces.Space) -> dict:
-    """A JSON-serializable description of a Discrete, Box, MultiDiscrete or MultiBinary space."""
+    """A JSON-serializable description of a Discrete, Box, MultiDiscrete or MultiBinary space.
+
+        >>> import gymnasium as gym
+        >>> space_to_json(gym.spaces.Discrete(4))
+        {'type': 'Discrete', 'n': 4, 'start': 0}
+    """
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, spaces.Box):
@@ -55,6 +60,11 @@ def space_to_json(space: spaces.Space) -> dict:
 
 
 def space_from_json(description: dict) -> spaces.Space:
+    """The space `space_to_json` described.
+
+        >>> space_from_json({"type": "Box", "shape": [2], "dtype": "float32", "low": -1.0, "high": 1.0})
+        Box(-1.0, 1.0, (2,), float32)
+    """
     kind = description.get("type")
     if kind == "Discrete":
         return spaces.Discrete(description["n"], start=description.get("start", 0))
@@ -104,6 +114,12 @@ def ensure_compatible(agent, env, fix: str = LOAD_FIX) -> None:
 
 # ------------------------------------------------------------------ config
 def config_to_dict(config) -> dict:
+    """A config dataclass as a JSON-ready dict (tuples become lists when dumped).
+
+        >>> from rl_scratch.agents import QLearning
+        >>> config_to_dict(QLearning.Config(lr=0.5))["lr"]
+        0.5
+    """
     return dataclasses.asdict(config)
 
 
@@ -111,6 +127,10 @@ def config_from_dict(config_cls, values: dict):
     """Build a config dataclass from a dict (JSON lists become tuples where the default is one).
 
     An unknown key raises ValueError listing the valid ones.
+
+        >>> from rl_scratch.agents import DQN
+        >>> config_from_dict(DQN.Config, {"hidden": [32, 32]}).hidden
+        (32, 32)
     """
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - set(fields))
@@ -126,7 +146,16 @@ def config_from_dict(config_cls, values: dict):
 # ------------------------------------------------------------- save/load
 def save_checkpoint(path, agent_name: str, config, observation_space, action_space,
                     state: dict, arrays: dict) -> None:
-    """Write meta + arrays atomically; `state` must be JSON-serializable."""
+    """Write meta + arrays atomically; `state` must be JSON-serializable.
+
+        >>> import gymnasium as gym, numpy as np, os, tempfile
+        >>> from rl_scratch.agents import QLearning
+        >>> path = os.path.join(tempfile.mkdtemp(), "q.npz")
+        >>> save_checkpoint(path, "qlearning", QLearning.Config(), gym.spaces.Discrete(2), gym.spaces.Discrete(2),
+        ...                 {"steps": 0}, {"q_table": np.zeros((2, 2))})
+        >>> read_meta_and_arrays(path)[0]["state"]
+        {'steps': 0}
+    """
     meta = {
         "format_version": FORMAT_VERSION,
         "agent": agent_name,
@@ -142,7 +171,16 @@ def save_checkpoint(path, agent_name: str, config, observation_space, action_spa
 
 
 def read_meta_and_arrays(path) -> tuple[dict, dict]:
-    """Read a checkpoint; a damaged file or an unsupported format version raises ValueError naming the file."""
+    """Read a checkpoint; a damaged file or an unsupported format version raises ValueError naming the file.
+
+        >>> import gymnasium as gym, os, tempfile
+        >>> from rl_scratch.agents import QLearning
+        >>> path = os.path.join(tempfile.mkdtemp(), "q.npz")
+        >>> QLearning(gym.spaces.Discrete(3), gym.spaces.Discrete(2)).save(path)
+        >>> meta, arrays = read_meta_and_arrays(path)
+        >>> meta["agent"], arrays["q_table"].shape
+        ('qlearning', (3, 2))
+    """
     path = os.fspath(path)
     arrays = load_arrays(path)  # ValueError on corrupt/truncated files, FileNotFoundError if missing
     if META_KEY not in arrays:
@@ -168,7 +206,17 @@ def read_meta_and_arrays(path) -> tuple[dict, dict]:
 
 
 def load_checkpoint(path, agent_name: str) -> tuple[dict, dict]:
-    """`read_meta_and_arrays`, also checking that the file holds the expected agent type."""
+    """`read_meta_and_arrays`, also checking that the file holds the expected agent type.
+
+        >>> import gymnasium as gym, os, tempfile
+        >>> from rl_scratch.agents import QLearning
+        >>> path = os.path.join(tempfile.mkdtemp(), "q.npz")
+        >>> QLearning(gym.spaces.Discrete(3), gym.spaces.Discrete(2)).save(path)
+        >>> load_checkpoint(path, "dqn")
+        Traceback (most recent call last):
+        ...
+        ValueError: ... holds a 'qlearning' agent, not 'dqn': use rl_scratch.agents.load_agent(path) ...
+    """
     meta, arrays = read_meta_and_arrays(path)
     if meta["agent"] != agent_name:
         raise ValueError(f"{os.fspath(path)} holds a {meta['agent']!r} agent, not {agent_name!r}: "
@@ -177,7 +225,15 @@ def load_checkpoint(path, agent_name: str) -> tuple[dict, dict]:
 
 
 def rebuild_agent(cls, path):
-    """A fresh `cls` agent with the checkpoint's spaces and config, plus the file's meta and arrays."""
+    """A fresh `cls` agent with the checkpoint's spaces and config, plus the file's meta and arrays.
+
+        >>> import gymnasium as gym, os, tempfile
+        >>> from rl_scratch.agents import QLearning
+        >>> path = os.path.join(tempfile.mkdtemp(), "q.npz")
+        >>> QLearning(gym.spaces.Discrete(3), gym.spaces.Discrete(2), QLearning.Config(lr=0.5)).save(path)
+        >>> rebuild_agent(QLearning, path)[0].config.lr
+        0.5
+    """
     meta, arrays = load_checkpoint(path, cls.name)
     try:
         config = config_from_dict(cls.Config, meta["config"])
@@ -206,7 +262,13 @@ ARRAY_TAG, RNG_TAG, STATE_TAG = "__array__", "__rng__", "__state__"
 
 
 def encode_value(value, key: str, arrays: dict):
-    """A JSON-serializable form of `value`; arrays go into `arrays` under names starting with `key`."""
+    """A JSON-serializable form of `value`; arrays go into `arrays` under names starting with `key`.
+
+        >>> import numpy as np
+        >>> arrays = {}
+        >>> encode_value({"w": np.zeros(2), "n": 3}, "net", arrays), list(arrays)
+        ({'w': {'__array__': 'net.w'}, 'n': 3}, ['net.w'])
+    """
     if isinstance(value, np.ndarray):
         arrays[key] = value
         return {ARRAY_TAG: key}
@@ -226,7 +288,12 @@ def encode_value(value, key: str, arrays: dict):
 
 
 def decode_value(encoded, arrays: dict):
-    """The inverse of `encode_value`: arrays read back, generator states as {RNG_TAG: state} dicts."""
+    """The inverse of `encode_value`: arrays read back, generator states as {RNG_TAG: state} dicts.
+
+        >>> import numpy as np
+        >>> decode_value({"w": {"__array__": "net.w"}, "n": 3}, {"net.w": np.ones(2)})
+        {'w': array([1., 1.]), 'n': 3}
+    """
     if isinstance(encoded, dict):
         if ARRAY_TAG in encoded:
             return arrays[encoded[ARRAY_TAG]]
@@ -241,7 +308,16 @@ def decode_value(encoded, arrays: dict):
 
 
 def restore_value(owner, name: str, encoded, arrays: dict) -> None:
-    """Put a decoded attribute back into `owner` the way its current value is restored."""
+    """Put a decoded attribute back into `owner` the way its current value is restored.
+
+        >>> import numpy as np
+        >>> class Owner:
+        ...     table = np.zeros(2)
+        >>> owner = Owner()
+        >>> restore_value(owner, "table", {"__array__": "table"}, {"table": np.array([1.0, 2.0])})
+        >>> owner.table
+        array([1., 2.])
+    """
     current = getattr(owner, name)
     value = decode_value(encoded, arrays)
     if isinstance(current, np.random.Generator):
@@ -265,14 +341,30 @@ def restore_value(owner, name: str, encoded, arrays: dict) -> None:
 
 
 def save_agent(agent, path) -> None:
-    """Checkpoint `agent`: its declared attributes (`agent.checkpoint_fields()`), config and spaces."""
+    """Checkpoint `agent`: its declared attributes (`agent.checkpoint_fields()`), config and spaces.
+
+        >>> import gymnasium as gym, os, tempfile
+        >>> from rl_scratch.agents import SARSA
+        >>> path = os.path.join(tempfile.mkdtemp(), "s.npz")
+        >>> save_agent(SARSA(gym.spaces.Discrete(3), gym.spaces.Discrete(2)), path)
+        >>> sorted(read_meta_and_arrays(path)[0]["state"])
+        ['episodes', 'q_table', 'rng', 'run', 'steps']
+    """
     arrays: dict = {}
     state = {name: encode_value(getattr(agent, name), name, arrays) for name in agent.checkpoint_fields()}
     save_checkpoint(path, agent.name, agent.config, agent.observation_space, agent.action_space, state, arrays)
 
 
 def load_agent_checkpoint(cls, path):
-    """A `cls` agent rebuilt from its checkpoint; anything that does not fit its config raises ValueError."""
+    """A `cls` agent rebuilt from its checkpoint; anything that does not fit its config raises ValueError.
+
+        >>> import gymnasium as gym, os, tempfile
+        >>> from rl_scratch.agents import SARSA
+        >>> path = os.path.join(tempfile.mkdtemp(), "s.npz")
+        >>> SARSA(gym.spaces.Discrete(3), gym.spaces.Discrete(2)).save(path)
+        >>> load_agent_checkpoint(SARSA, path).q_table.shape
+        (3, 2)
+    """
     agent, meta, arrays = rebuild_agent(cls, path)
     state = meta["state"]
     if not isinstance(state, dict):

@@ -15,7 +15,12 @@ from rl_scratch.nets import Categorical, Tensor
 
 # ------------------------------------------------------------------ spaces
 def require_discrete_actions(action_space, agent_name: str) -> int:
-    """Number of actions; any other action space raises ValueError naming the supported one."""
+    """Number of actions; any other action space raises ValueError naming the supported one.
+
+        >>> import gymnasium as gym
+        >>> require_discrete_actions(gym.spaces.Discrete(3), "dqn")
+        3
+    """
     if not isinstance(action_space, spaces.Discrete):
         raise ValueError(f"{agent_name} supports Discrete action spaces; got {action_space!r}. "
                          "For continuous control (Box actions), discretize the actions with a wrapper "
@@ -26,7 +31,12 @@ def require_discrete_actions(action_space, agent_name: str) -> int:
 
 
 def require_discrete_observations(observation_space, agent_name: str) -> int:
-    """Number of states for tabular methods; any other observation space raises ValueError."""
+    """Number of states for tabular methods; any other observation space raises ValueError.
+
+        >>> import gymnasium as gym
+        >>> require_discrete_observations(gym.spaces.Discrete(16), "qlearning")
+        16
+    """
     if not isinstance(observation_space, spaces.Discrete):
         raise ValueError(f"{agent_name} is tabular and needs a Discrete observation space (one integer state); "
                          f"got {observation_space!r}. Use a function-approximation agent (dqn, reinforce) or an "
@@ -37,7 +47,15 @@ def require_discrete_observations(observation_space, agent_name: str) -> int:
 
 
 def check_history(observation_space, history: int, agent_name: str) -> None:
-    """history > 1 needs the windows HistoryObservation(env, history) makes: a (history, features) Box."""
+    """history > 1 needs the windows HistoryObservation(env, history) makes: a (history, features) Box.
+
+        >>> import gymnasium as gym
+        >>> check_history(gym.spaces.Box(0, 1, (4,)), 1, "ppo")  # history 1: any observation
+        >>> check_history(gym.spaces.Box(0, 1, (4,)), 3, "ppo")
+        Traceback (most recent call last):
+        ...
+        ValueError: ppo: history=3 reads windows of 3 observations; wrap the env in ...
+    """
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ValueError(f"{agent_name}: history must be an int >= 1, got {history!r}")
     if history > 1 and not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 2
@@ -54,6 +72,13 @@ class ObsEncoder:
     unless `keep_shape` (attention policies read a (tokens, features) Box as is).
     `one(obs)` validates a single observation and returns a batch of one;
     `batch(obs)` converts a batch from a vector env without re-validating.
+
+        >>> import gymnasium as gym
+        >>> encoder = ObsEncoder(gym.spaces.Discrete(3), "dqn")
+        >>> encoder.one(1)
+        array([[0., 1., 0.]], dtype=float32)
+        >>> encoder.batch([2, 0]).shape
+        (2, 3)
     """
 
     def __init__(self, space, agent_name: str, keep_shape: bool = False):
@@ -114,7 +139,13 @@ class ObsEncoder:
 
 
 def is_batch(space, obs) -> bool:
-    """Whether `obs` is a batch of observations of `space` rather than one (for `predict`)."""
+    """Whether `obs` is a batch of observations of `space` rather than one (for `predict`).
+
+        >>> import gymnasium as gym
+        >>> box = gym.spaces.Box(-1, 1, (4,))
+        >>> is_batch(box, [0.0] * 4), is_batch(box, [[0.0] * 4] * 3)
+        (False, True)
+    """
     array = np.asarray(obs)
     if isinstance(space, spaces.Discrete):
         return array.ndim >= 1
@@ -129,6 +160,10 @@ class Schedule:
 
     kind "linear" interpolates; "exponential" interpolates geometrically (start and
     end must be > 0); "constant" always returns `start`.
+
+        >>> epsilon = Schedule(1.0, 0.1, duration=100)
+        >>> epsilon(0), epsilon(50), round(epsilon(1000), 6)
+        (1.0, 0.55, 0.1)
     """
 
     start: float
@@ -154,14 +189,24 @@ class Schedule:
 
 
 def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
-    """A random action with probability epsilon, else a greedy one (ties broken at random)."""
+    """A random action with probability epsilon, else a greedy one (ties broken at random).
+
+        >>> import numpy as np
+        >>> epsilon_greedy(np.array([0.0, 2.0, 1.0]), epsilon=0.0, rng=np.random.default_rng(0))
+        1
+    """
     if rng.random() < epsilon:
         return int(rng.integers(len(q_values)))
     return greedy(q_values, rng)
 
 
 def greedy(q_values: np.ndarray, rng: np.random.Generator | None = None) -> int:
-    """argmax; with `rng`, ties are broken uniformly (zero-initialized tables are all ties)."""
+    """argmax; with `rng`, ties are broken uniformly (zero-initialized tables are all ties).
+
+        >>> import numpy as np
+        >>> greedy(np.array([1.0, 3.0, 3.0])), greedy(np.array([1.0, 3.0, 3.0]), np.random.default_rng(1)) in (1, 2)
+        (1, True)
+    """
     best = int(q_values.argmax())
     if rng is None or np.count_nonzero(q_values == q_values[best]) == 1:
         return best
@@ -172,27 +217,54 @@ def greedy(q_values: np.ndarray, rng: np.random.Generator | None = None) -> int:
 # ------------------------------------------------------ categorical policies
 # Shorthands for the policies' uses of nets.Categorical, the one definition of this math.
 def sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One action per row of `logits` (B, A), by inverting the CDF with one uniform per row."""
+    """One action per row of `logits` (B, A), by inverting the CDF with one uniform per row.
+
+        >>> import numpy as np
+        >>> sample_categorical(np.array([[0.0, 50.0], [50.0, 0.0]]), np.random.default_rng(0))
+        array([1, 0])
+    """
     return Categorical(logits).sample(rng)
 
 
 def categorical_log_probs(logits: np.ndarray) -> np.ndarray:
-    """Every action's log-probability (B, A), on plain arrays (inference)."""
+    """Every action's log-probability (B, A), on plain arrays (inference).
+
+        >>> import numpy as np
+        >>> np.exp(categorical_log_probs(np.array([[0.0, 0.0]])))
+        array([[0.5, 0.5]])
+    """
     return Categorical(logits).log_probs.data
 
 
 def categorical_log_prob(logits: Tensor, actions: np.ndarray) -> Tensor:
-    """log pi(a|s) for each row, as a Tensor a loss can backpropagate through."""
+    """log pi(a|s) for each row, as a Tensor a loss can backpropagate through.
+
+        >>> import numpy as np
+        >>> from rl_scratch.nets import Tensor
+        >>> categorical_log_prob(Tensor(np.zeros((1, 4))), np.array([2])).data.round(4)
+        array([-1.3863])
+    """
     return Categorical(logits).log_prob(actions)
 
 
 def categorical_entropy(logits: Tensor) -> Tensor:
-    """-sum_a pi(a) log pi(a) per row."""
+    """-sum_a pi(a) log pi(a) per row.
+
+        >>> import numpy as np
+        >>> from rl_scratch.nets import Tensor
+        >>> categorical_entropy(Tensor(np.zeros((1, 2)))).data.round(4)  # log 2: uniform over two actions
+        array([0.6931])
+    """
     return Categorical(logits).entropy()
 
 
 def normalize(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Zero mean, unit variance; fewer than 2 samples have no spread, so they are only centered."""
+    """Zero mean, unit variance; fewer than 2 samples have no spread, so they are only centered.
+
+        >>> import numpy as np
+        >>> normalize(np.array([1.0, 3.0])).round(3), normalize(np.array([5.0]))
+        (array([-1.,  1.]), array([0.]))
+    """
     if x.size < 2:
         return x - x.mean() if x.size else x
     return (x - x.mean()) / (x.std() + eps)
@@ -267,10 +339,24 @@ def evaluate(agent, env, episodes: int = 10, seed: int | None = 0, deterministic
 
 
 def check_total_steps(total_steps) -> int:
+    """`total_steps` as an int; anything but a non-negative integer raises ValueError.
+
+        >>> check_total_steps(100)
+        100
+        >>> check_total_steps(-1)
+        Traceback (most recent call last):
+        ...
+        ValueError: total_steps must be a non-negative integer, got -1
+    """
     if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 0:
         raise ValueError(f"total_steps must be a non-negative integer, got {total_steps!r}")
     return int(total_steps)
 
 
 def finite_or_none(x) -> float | None:
+    """`x` as a float, or None when it is None, NaN or infinite (for JSON logs).
+
+        >>> finite_or_none(0.5), finite_or_none(float("nan")), finite_or_none(None)
+        (0.5, None, None)
+    """
     return float(x) if x is not None and math.isfinite(x) else None

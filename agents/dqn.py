@@ -34,6 +34,12 @@ MAX_SAVED_BUFFER_BYTES = 100 * 2**20
 
 @dataclass
 class DQNConfig:
+    """The settings of DQN, one documented field each; an invalid value raises ValueError at once.
+
+        >>> DQNConfig(hidden=[32]).hidden
+        [32]
+    """
+
     gamma: float = 0.99
     """discount factor"""
     lr: float = 1e-3
@@ -98,7 +104,11 @@ class DQNConfig:
 
 def td_targets(rewards: np.ndarray, terminated: np.ndarray, next_q_target: np.ndarray, gamma: float,
                next_q_online: np.ndarray | None = None) -> np.ndarray:
-    """One-step TD targets; `next_q_online` given: Double DQN's action choice."""
+    """One-step TD targets; `next_q_online` given: Double DQN's action choice.
+
+        >>> td_targets(np.array([1.0, 1.0]), np.array([0.0, 1.0]), np.array([[2.0, 3.0], [2.0, 3.0]]), gamma=0.5)
+        array([2.5, 1. ])
+    """
     if next_q_online is None:
         next_values = next_q_target.max(axis=1)
     else:
@@ -108,7 +118,12 @@ def td_targets(rewards: np.ndarray, terminated: np.ndarray, next_q_target: np.nd
 
 
 def dqn_loss(q_values: Tensor, actions: np.ndarray, targets: np.ndarray, delta: float = 1.0) -> Tensor:
-    """Huber loss between Q(s, a) of the taken actions and their targets."""
+    """Huber loss between Q(s, a) of the taken actions and their targets.
+
+        >>> from rl_scratch.nets import Tensor
+        >>> float(dqn_loss(Tensor(np.array([[1.0, 2.0]])), np.array([1]), np.array([2.5])).data)  # 0.5 * 0.5 ** 2
+        0.125
+    """
     taken = q_values.gather(actions[:, None], axis=1)[:, 0]
     return F.huber_loss(taken, targets.astype(q_values.dtype, copy=False), delta=delta)
 

@@ -66,7 +66,14 @@ def _wrappers(env) -> list:
 
 
 def unresumable_reason(env) -> str | None:
-    """Why `env`'s state cannot be saved as plain values, or None when it can."""
+    """Why `env`'s state cannot be saved as plain values, or None when it can.
+
+        >>> import gymnasium as gym
+        >>> unresumable_reason(gym.make("CartPole-v1")) is None
+        True
+        >>> unresumable_reason(gym.wrappers.NormalizeObservation(gym.make("CartPole-v1")))
+        'wrapper NormalizeObservation has state rl_scratch cannot save'
+    """
     if isinstance(env, VectorEnv):
         if not isinstance(env, SyncVectorEnv):
             return f"{type(env).__name__} keeps its envs in other processes"
@@ -88,7 +95,14 @@ def get_env_state(env, action_space: bool = True) -> dict | None:
     """A snapshot of `env` (a dict of plain values and arrays), or None when it cannot be taken.
 
     `action_space`: include its action space's generator (a vector env samples from its own
-    batched space, never from its envs' spaces, which nothing seeds)."""
+    batched space, never from its envs' spaces, which nothing seeds).
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("FrozenLake-v1")
+        >>> _ = env.reset(seed=0)
+        >>> int(get_env_state(env)["env"]["s"])
+        0
+    """
     if unresumable_reason(env) is not None:
         return None
     if isinstance(env, VectorEnv):
@@ -109,7 +123,16 @@ def get_env_state(env, action_space: bool = True) -> dict | None:
 
 
 def set_env_state(env, state: dict) -> None:
-    """Put a `get_env_state` snapshot into an env made the same way; a mismatch raises ValueError."""
+    """Put a `get_env_state` snapshot into an env made the same way; a mismatch raises ValueError.
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("FrozenLake-v1", is_slippery=False)
+        >>> _ = env.reset(seed=0); _ = env.step(1)
+        >>> copy = gym.make("FrozenLake-v1", is_slippery=False)
+        >>> set_env_state(copy, get_env_state(env))
+        >>> copy.step(1)[0] == env.step(1)[0]
+        True
+    """
     if isinstance(env, VectorEnv):
         if not isinstance(env, SyncVectorEnv) or len(env.envs) != len(state["envs"]):
             raise ValueError(f"the saved vector env had {len(state['envs'])} envs; this one is {env!r}")

@@ -12,7 +12,14 @@ import numpy as np
 
 
 class RunningMeanStd:
-    """Per-feature running mean/variance over every sample seen (float64 accumulators)."""
+    """Per-feature running mean/variance over every sample seen (float64 accumulators).
+
+        >>> import numpy as np
+        >>> stats = RunningMeanStd((1,))
+        >>> stats.update(np.array([[1.0], [3.0]]))
+        >>> stats.mean.round(3), stats.normalize(np.array([[2.0]])).round(3)
+        (array([2.]), array([[0.]], dtype=float32))
+    """
 
     def __init__(self, shape: tuple, epsilon: float = 1e-8, clip: float = 10.0):
         self.mean = np.zeros(shape, dtype=np.float64)

@@ -63,6 +63,11 @@ class TokenAttention(Module):
     so what the heads see is what differs from state to state.
 
     The zero observation rides along as one more row of the same batch.
+
+        >>> rng = np.random.default_rng(0)
+        >>> net = build_network("attention", (5, 3), 4, (8,), rng)  # 5 tokens of 3 features
+        >>> net(Tensor(np.zeros((2, 5, 3), dtype=np.float32))).shape
+        (2, 4)
     """
 
     def __init__(self, obs_shape: tuple, dim: int, n_heads: int, n_layers: int, rng: np.random.Generator, dtype,
@@ -91,14 +96,26 @@ class TokenAttention(Module):
 
 
 def attention_of(net: Module) -> TokenAttention | None:
-    """The TokenAttention a policy network acts through (the actor's in an ActorCritic), or None."""
+    """The TokenAttention a policy network acts through (the actor's in an ActorCritic), or None.
+
+        >>> rng = np.random.default_rng(0)
+        >>> attention_of(build_network("attention", (5, 3), 4, (8,), rng)) is not None
+        True
+        >>> attention_of(build_network("mlp", (4,), 2, (8,), rng)) is None
+        True
+    """
     if isinstance(net, (ActorCritic, AttentionHead)) and isinstance(net.encoder, TokenAttention):
         return net.encoder
     return None
 
 
 def attention_weights(net: Module, features: np.ndarray) -> np.ndarray | None:
-    """(heads, T) of `attention_of(net)` for one observation's network input (1, ...), or None."""
+    """(heads, T) of `attention_of(net)` for one observation's network input (1, ...), or None.
+
+        >>> net = build_network("attention", (5, 3), 4, (8,), np.random.default_rng(0), attention_heads=2)
+        >>> attention_weights(net, Tensor(np.zeros((1, 5, 3), dtype=np.float32))).shape  # (heads, tokens)
+        (2, 5)
+    """
     encoder = attention_of(net)
     if encoder is None:
         return None
@@ -108,7 +125,12 @@ def attention_weights(net: Module, features: np.ndarray) -> np.ndarray | None:
 
 
 class AttentionHead(Module):
-    """TokenAttention over observation tokens (B, T, F), then an MLP to `n_outputs`."""
+    """TokenAttention over observation tokens (B, T, F), then an MLP to `n_outputs`.
+
+        >>> net = build_network("attention", (5, 3), 4, (8,), np.random.default_rng(0))
+        >>> isinstance(net, AttentionHead)
+        True
+    """
 
     def __init__(self, obs_shape: tuple, n_outputs: int, hidden: tuple, activation: str, rng: np.random.Generator,
                  dim: int, n_heads: int, n_layers: int, output_gain: float | None, dtype, causal: bool = False):
@@ -127,6 +149,10 @@ class GPTPolicy(Module):
     `n_outputs` is both the embedding table's and the head's size. Ids may
     arrive as floats (ObsEncoder's float32 batches); they are exact below 2**24.
     `self.gpt` is the language model itself, for full-sequence training.
+
+        >>> net = build_network("gpt", (8,), 10, (), np.random.default_rng(0), gpt_dim=16, gpt_heads=2, gpt_layers=1)
+        >>> net.predict(np.zeros((3, 8), dtype=np.int64)).shape  # next-token logits
+        (3, 10)
     """
 
     def __init__(self, context: int, vocab_size: int, rng: np.random.Generator, dim: int, n_heads: int,
@@ -154,6 +180,9 @@ def build_network(policy: str, obs_shape: tuple, n_outputs: int, hidden: tuple, 
     actor_critic: an `ActorCritic` with `n_outputs` logits and a value (`shared`: one trunk);
     `output_gain` does not apply (its heads have their own gains). `causal`: an attention
     network's tokens are time steps (HistoryObservation windows); each attends to the past only.
+
+        >>> build_network("mlp", (4,), 2, (16, 16), np.random.default_rng(0)).predict(np.zeros((1, 4))).shape
+        (1, 2)
     """
     if actor_critic:
         check_policy(policy, ACTOR_CRITIC_POLICIES, "actor-critic network")
@@ -175,7 +204,14 @@ def build_network(policy: str, obs_shape: tuple, n_outputs: int, hidden: tuple, 
 
 
 def copy_weights(source: Module, target: Module, tau: float = 1.0) -> None:
-    """target <- tau * source + (1 - tau) * target, in place (tau=1: a hard copy)."""
+    """target <- tau * source + (1 - tau) * target, in place (tau=1: a hard copy).
+
+        >>> rng = np.random.default_rng(0)
+        >>> online, target = (build_network("mlp", (2,), 2, (4,), rng) for _ in range(2))
+        >>> copy_weights(online, target)
+        >>> bool((online.predict(np.ones((1, 2))) == target.predict(np.ones((1, 2)))).all())
+        True
+    """
     for t, s in zip(target.parameters(), source.parameters()):
         if tau == 1.0:
             t.data[...] = s.data
@@ -186,7 +222,14 @@ def copy_weights(source: Module, target: Module, tau: float = 1.0) -> None:
 
 # ------------------------------------------------------------ actor-critic
 def orthogonal_init(mlp: MLP, rng: np.random.Generator, hidden_gain: float, output_gain: float) -> MLP:
-    """Re-initialize an MLP's weights orthogonally, biases at zero (the PPO implementations' init)."""
+    """Re-initialize an MLP's weights orthogonally, biases at zero (the PPO implementations' init).
+
+        >>> from rl_scratch.nets import MLP
+        >>> mlp = orthogonal_init(MLP([4, 4, 2], rng=np.random.default_rng(0)), np.random.default_rng(1), 1.0, 0.01)
+        >>> w = mlp.layers[0].weight.data
+        >>> bool(np.allclose(w @ w.T, np.eye(4), atol=1e-5)), float(abs(mlp.layers[0].bias.data).max())
+        (True, 0.0)
+    """
     last = len(mlp.layers) - 1
     for i, layer in enumerate(mlp.layers):
         gain = output_gain if i == last else hidden_gain
@@ -207,6 +250,10 @@ class ActorCritic(Module):
     stuck at -1.0 shared, the optimum after 4k steps apart). Orthogonal init:
     gain sqrt(2) for hidden layers, 0.01 for the policy head (a near-uniform first
     policy), 1.0 for the value head.
+
+        >>> net = build_network("mlp", (4,), 2, (8,), np.random.default_rng(0), actor_critic=True, shared=True)
+        >>> [a.shape for a in net.predict(np.zeros((5, 4)))]
+        [(5, 2), (5,)]
     """
 
     def __init__(self, obs_shape: tuple, n_actions: int, hidden: tuple, rng: np.random.Generator,

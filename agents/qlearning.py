@@ -25,6 +25,12 @@ from .run_state import Run, open_env
 
 @dataclass
 class QLearningConfig:
+    """The settings of Q-learning and SARSA, one documented field each; an invalid value raises ValueError at once.
+
+        >>> QLearningConfig(lr=0.5).lr_end
+        0.01
+    """
+
     gamma: float = 0.99
     """discount factor"""
     lr: float = 0.1

@@ -10,6 +10,13 @@ class ReplayBuffer:
 
     `next_obs` is the true next observation, also at a time-limit truncation, so
     the target can bootstrap from it; only `terminated` stops bootstrapping.
+
+        >>> import numpy as np
+        >>> buffer = ReplayBuffer(capacity=2, obs_shape=(1,))
+        >>> for i in range(3):
+        ...     buffer.add(np.array([i]), i, 1.0, np.array([i + 1]), False)
+        >>> len(buffer), buffer.state_dict()["actions"].tolist()  # the oldest was dropped
+        (2, [1, 2])
     """
 
     FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")

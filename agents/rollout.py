@@ -47,6 +47,12 @@ def compute_gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray
         delta_t = r_t + gamma * (1 - terminated_t) * next_values_t - values_t
         A_t     = delta_t + gamma * lambda * (1 - episode_end_t) * A_{t+1}
         return_t = A_t + values_t
+
+        >>> ones = np.ones((2, 1))
+        >>> advantages, returns = compute_gae(ones, np.zeros((2, 1)), np.zeros((2, 1)), np.zeros((2, 1)),
+        ...                                   np.array([[0.0], [1.0]]), gamma=0.5, gae_lambda=1.0)
+        >>> returns.ravel()
+        array([1.5, 1. ])
     """
     n_steps = rewards.shape[0]
     advantages = np.zeros_like(values, dtype=np.float64)
@@ -62,7 +68,13 @@ def compute_gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray
 
 @dataclass
 class ActorCriticConfig:
-    """The settings A2C and PPO share; each algorithm's Config adds its own."""
+    """The settings A2C and PPO share; each algorithm's Config adds its own.
+
+        >>> ActorCriticConfig(policy="gpt")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown policy 'gpt'; choose one of ['mlp', 'attention']
+    """
 
     gamma: float = 0.99
     """discount factor"""
@@ -101,7 +113,13 @@ class ActorCriticConfig:
 
 
 class RolloutBuffer:
-    """n_steps x n_envs transitions of an on-policy rollout, then their advantages and returns."""
+    """n_steps x n_envs transitions of an on-policy rollout, then their advantages and returns.
+
+        >>> buffer = RolloutBuffer(n_steps=2, n_envs=1, obs_shape=(3,))
+        >>> buffer.add_inputs(np.zeros((1, 3)), [0], [0.0], [0.0]); buffer.add_outcomes([1.0], [False], [False], [0.0])
+        >>> buffer.pos, buffer.flat()["obs"].shape
+        (1, (2, 3))
+    """
 
     def __init__(self, n_steps: int, n_envs: int, obs_shape: tuple):
         self.n_steps, self.n_envs = n_steps, n_envs
@@ -180,7 +198,18 @@ class RolloutBuffer:
 
 # ---------------------------------------------------------------- collection
 class VectorCollector:
-    """Steps a vector env, fills rollout buffers, and keeps per-env episode statistics across rollouts."""
+    """Steps a vector env, fills rollout buffers, and keeps per-env episode statistics across rollouts.
+
+        >>> import gymnasium as gym
+        >>> from rl_scratch.agents.run_state import same_step_vector_env
+        >>> envs = same_step_vector_env(lambda: gym.make("CartPole-v1"), 2)
+        >>> collector = VectorCollector(envs, envs.reset(seed=0)[0])
+        >>> buffer = RolloutBuffer(4, 2, (4,))
+        >>> step = lambda x: (np.zeros(2, np.int64), np.zeros(2), np.zeros(2))
+        >>> _ = collector.collect(buffer, lambda obs, update: obs, step, lambda x: np.zeros(len(x)), steps=0)
+        >>> buffer.pos
+        4
+    """
 
     def __init__(self, env, obs):
         self.env, self.obs = env, obs
@@ -236,14 +265,24 @@ class VectorCollector:
 
 # -------------------------------------------------------------------- losses
 def mean_entropy(logits: Tensor) -> Tensor:
-    """Mean over the batch of the categorical entropy H = -sum_a p log p."""
+    """Mean over the batch of the categorical entropy H = -sum_a p log p.
+
+        >>> from rl_scratch.nets import Tensor
+        >>> round(float(mean_entropy(Tensor(np.zeros((3, 2)))).data), 4)
+        0.6931
+    """
     return Categorical(logits).entropy().mean()
 
 
 def value_loss(values: Tensor, returns: np.ndarray, old_values: np.ndarray | None = None,
                clip: float = 0.0) -> Tensor:
     """0.5 * mean((V - R)^2); with clip > 0 the pessimum of that and the error of
-    V_old + clip(V - V_old, -clip, clip) (PPO's value clipping), per sample."""
+    V_old + clip(V - V_old, -clip, clip) (PPO's value clipping), per sample.
+
+        >>> from rl_scratch.nets import Tensor
+        >>> float(value_loss(Tensor(np.array([1.0, 3.0])), np.array([0.0, 3.0])).data)  # 0.5 * mean([1, 0])
+        0.25
+    """
     returns = returns.astype(values.dtype, copy=False)
     error = values - returns
     squared = error * error
@@ -255,14 +294,25 @@ def value_loss(values: Tensor, returns: np.ndarray, old_values: np.ndarray | Non
 
 
 def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
-    """1 - Var[targets - predictions] / Var[targets]: 1 is a perfect critic, <= 0 no better than a constant."""
+    """1 - Var[targets - predictions] / Var[targets]: 1 is a perfect critic, <= 0 no better than a constant.
+
+        >>> explained_variance(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
+        1.0
+    """
     spread = np.var(targets)
     return float("nan") if spread == 0 else float(1.0 - np.var(targets - predictions) / spread)
 
 
 # ------------------------------------------------------------------ agents
 class ActorCriticAgent(Agent):
-    """Construction, acting and checkpoints of A2C and PPO; each defines `Config`, `update` and `learn`."""
+    """Construction, acting and checkpoints of A2C and PPO; each defines `Config`, `update` and `learn`.
+
+        >>> import gymnasium as gym
+        >>> from rl_scratch.agents import A2C
+        >>> env = gym.make("CartPole-v1")
+        >>> isinstance(A2C(env.observation_space, env.action_space), ActorCriticAgent)
+        True
+    """
 
     saved = ("net", "optimizer", "normalizer", "steps", "episodes", "updates", "rng", "last_stats", "run")
 

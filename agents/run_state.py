@@ -38,7 +38,15 @@ def _describe_env(env) -> str:
 
 
 class Run:
-    """The state of a run between `learn` calls (see the module docstring)."""
+    """The state of a run between `learn` calls (see the module docstring).
+
+        >>> import gymnasium as gym, numpy as np
+        >>> run = Run()
+        >>> obs, info = run.begin(gym.make("FrozenLake-v1"), np.random.default_rng(0))  # fresh: seeded once
+        >>> run.end()
+        >>> run.begin(gym.make("FrozenLake-v1"), np.random.default_rng(0)) is None  # continues the episode
+        True
+    """
 
     def __init__(self):
         self.started = False
@@ -97,6 +105,12 @@ class Run:
 
 # -------------------------------------------------------------- opening
 def is_vector_env(env) -> bool:
+    """Whether `env` is a Gymnasium vector env (learn steps it as is).
+
+        >>> import gymnasium as gym
+        >>> is_vector_env(gym.make("CartPole-v1")), is_vector_env(gym.make_vec("CartPole-v1", num_envs=2))
+        (False, True)
+    """
     return isinstance(env, gymnasium.vector.VectorEnv)
 
 
@@ -105,6 +119,13 @@ def open_env(env, agent) -> tuple:
 
     A vector env of one SyncVectorEnv'd env is stepped through that env; other
     vector envs raise ValueError. The env's spaces must be the agent's.
+
+        >>> import gymnasium as gym
+        >>> from rl_scratch.agents import QLearning
+        >>> agent = QLearning(gym.spaces.Discrete(16), gym.spaces.Discrete(4))
+        >>> env, owned = open_env(lambda: gym.make("FrozenLake-v1"), agent)
+        >>> owned
+        True
     """
     owned = False
     if is_vector_env(env):
@@ -128,7 +149,13 @@ def open_env(env, agent) -> tuple:
 
 
 def same_step_vector_env(make_env, n_envs: int, asynchronous: bool = False):
-    """n copies of make_env() in a Sync (or Async: subprocesses) vector env with same-step autoreset."""
+    """n copies of make_env() in a Sync (or Async: subprocesses) vector env with same-step autoreset.
+
+        >>> import gymnasium as gym
+        >>> envs = same_step_vector_env(lambda: gym.make("CartPole-v1"), 3)
+        >>> envs.num_envs, envs.metadata["autoreset_mode"].name
+        (3, 'SAME_STEP')
+    """
     fns = [make_env] * n_envs
     mode = gymnasium.vector.AutoresetMode.SAME_STEP
     if asynchronous:
@@ -143,6 +170,13 @@ def open_vector_env(env, agent, n_envs: int, asynchronous: bool = False) -> tupl
     ends an episode returns the reset observation). A factory is called
     `n_envs` times. One env is the first of the vector env; the others are
     made from its `env.spec`. `close()` closes what `learn` made, not what it was given.
+
+        >>> import gymnasium as gym
+        >>> from rl_scratch.agents import PPO
+        >>> env = gym.make("CartPole-v1")
+        >>> envs, close = open_vector_env(env, PPO(env.observation_space, env.action_space), 4)
+        >>> envs.num_envs, envs.envs[0] is env
+        (4, True)
     """
     mode = gymnasium.vector.AutoresetMode.SAME_STEP
     if is_vector_env(env):

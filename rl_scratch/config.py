@@ -28,6 +28,7 @@ import numpy as np
 
 from rl_scratch.envs import ENV_SPECS
 from rl_scratch.envs.success import GOAL_ENVS, IsSuccess
+from rl_scratch.validate import check_hyperparameters
 
 
 class ConfigError(Exception):
@@ -402,6 +403,9 @@ def load_config_file(path: str) -> dict:
     for key in ("env_kwargs", "eval_env_kwargs", "hyperparameters"):
         if key in data and not isinstance(data[key], dict):
             raise ConfigError(f"config file {path}: {key} must be a table/object, got {data[key]!r}")
+    for key in ("env", "agent", "policy"):
+        if key in data and not isinstance(data[key], str):
+            raise ConfigError(f"config file {path}: {key} must be a name (a string), got {data[key]!r}")
     return {k: v for k, v in data.items() if k not in RECORD_KEYS}
 
 
@@ -473,10 +477,10 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
             raise ConfigError(f"{flag} does not apply to {agent_name}; its hyperparameters: {', '.join(fields)}")
     apply(flag_hyper, "command line", True)
 
-    if "lr" in values and not values["lr"] > 0:
-        raise ConfigError(f"lr must be > 0, got {values['lr']} (from {sources['lr']})")
-    if "gamma" in values and not 0 <= values["gamma"] <= 1:
-        raise ConfigError(f"gamma must be in [0, 1], got {values['gamma']} (from {sources['gamma']})")
+    try:
+        check_hyperparameters(agent_name, values, sources)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     try:
         agent_config = agent_cls.Config(**values)
     except (ValueError, TypeError) as error:

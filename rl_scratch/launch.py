@@ -19,6 +19,8 @@ from rl_scratch.config import ConfigError
 from rl_scratch.runs import RunFolderError
 from rl_scratch.target import Target
 from rl_scratch.trainer import Trainer, TrainerState
+from rl_scratch.checkpoints import load_checked
+from rl_scratch.validate import check_memory
 
 
 def _version() -> str | None:
@@ -50,8 +52,25 @@ def _flags(args) -> dict:
     return flags
 
 
+def _check_buildable(agent_name: str, values: dict, env, what: str) -> None:
+    """Refuse, before building anything, an agent that would not fit in memory or cannot learn from `env`."""
+    try:
+        check_memory(agent_name, values, env.observation_space, env.action_space, what)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if agent_name == "supervised":
+        # The supervised agent learns labels: a dataset() of the env, or info["label"] on each step.
+        _, info = env.reset(seed=0)
+        if not callable(getattr(env.unwrapped, "dataset", None)) and "label" not in info:
+            raise ConfigError(f"supervised learns labelled examples, and {env.spec.id if env.spec else env} has "
+                              "none (no dataset(), no info['label']): use an RL agent (--agent ppo, dqn, "
+                              "qlearning, ...) or a labelled env (Iris, NextToken)")
+
+
 def _build_agent(resolved: cfg.ResolvedConfig, env):
     s = resolved.settings
+    _check_buildable(s.agent, dataclasses.asdict(resolved.agent_config), env,
+                     f"{s.agent} with these hyperparameters")
     try:
         return resolved.agent_cls(env.observation_space, env.action_space, resolved.agent_config, seed=s.seed)
     except (ValueError, NotImplementedError) as error:
@@ -200,7 +219,6 @@ def _read_state(folder: Path) -> TrainerState:
 
 def resume_run(args, argv) -> tuple[Trainer, str]:
     from rl_scratch.agents.checkpoint import ensure_compatible
-    from rl_scratch.agents.registry import load_agent
 
     for key in _FIXED_ON_RESUME:
         if getattr(args, key) is not None:
@@ -221,10 +239,7 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
     if restart:
         agent = _fresh_agent(folder, record, settings)
     else:
-        try:
-            agent = load_agent(checkpoint)
-        except (OSError, ValueError, KeyError) as error:
-            raise ConfigError(f"cannot resume from {checkpoint}: {error}") from None
+        agent = load_checked(checkpoint, settings.agent)
     for key in ("steps", "episodes", "eval_every", "eval_episodes", "checkpoint_every", "stop_at_target"):
         value = getattr(args, key)
         if value is not None:

@@ -23,6 +23,7 @@ import numpy as np
 from rl_scratch import attention_view
 from rl_scratch import config as cfg
 from rl_scratch import runs
+from rl_scratch.checkpoints import load_checked
 from rl_scratch.config import ConfigError
 from rl_scratch.console import EXIT_USAGE, Parser, error_line
 from rl_scratch.runs import RunFolderError
@@ -87,8 +88,6 @@ def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
 # ------------------------------------------------------------- loading
 def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[str]):
     """(agent, env id, env kwargs, checkpoint path) from a run folder or a checkpoint file."""
-    from rl_scratch.agents.registry import load_agent
-
     path = Path(path_text)
     if path.is_dir():
         candidates = ([path / runs.BEST_FILE] if checkpoint == "best" else []) + [path / runs.CHECKPOINT_FILE]
@@ -101,10 +100,9 @@ def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[
     else:
         raise ConfigError(f"{path} does not exist (expected a run folder or a .npz checkpoint)")
 
-    try:
-        agent = load_agent(ckpt)
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"cannot load {ckpt}: {error}") from None
+    record = runs.read_json(config_path) if env_name is None and config_path.exists() else None
+    expected = record.get("agent") if record is not None else None
+    agent = load_checked(ckpt, expected if isinstance(expected, str) else None)
     if env_name is not None:
         # The env table's options for this agent's input (GridWorld: obs_mode), then the user's.
         env_id = cfg.resolve_env_id(env_name)
@@ -112,9 +110,8 @@ def load(path_text: str, checkpoint: str, env_name: str | None, env_kwarg: list[
         kind = getattr(agent.config, "policy", None) or "tabular"
         env_kwargs = {**table.env_kwargs, **table.input_env_kwargs.get(kind, {}), **table.eval_env_kwargs,
                       **cfg.parse_env_kwargs(cfg.parse_assignments(env_kwarg, "--env-kwarg"))}
-    elif config_path.exists():
-        record = runs.read_json(config_path)
-        if "env" not in record:
+    elif record is not None:
+        if not isinstance(record.get("env"), str):
             raise ConfigError(f"{config_path} names no env; pass --env")
         env_id = record["env"]
         env_kwargs = {**record.get("env_kwargs", {}), **record.get("eval_env_kwargs", {})}
@@ -171,6 +168,9 @@ def generate_text(agent, env, prompt: str | None, length: int, temperature: floa
     tokenizer, context = base.tokenizer, base.context
     if prompt is None:
         prompt = tokenizer.decode(base.dataset("train")[:context])
+    if not prompt:
+        raise ConfigError("--prompt is empty: give at least one character to continue, or leave --prompt out "
+                          "to start from the corpus")
     try:
         ids = list(tokenizer.encode(prompt))
     except ValueError as error:

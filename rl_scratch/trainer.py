@@ -235,6 +235,8 @@ class Trainer:
             fault = self._disk_message(error)
         finally:
             self.progress.close(self.agent.steps)
+        if fault is None:
+            fault = self._log_undelivered()
         interrupted = signals.first is not None
         with signals.phase("final"), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if fault is None:
@@ -250,6 +252,23 @@ class Trainer:
                 raise TrainingFault(fault)
             say(final_report(summary, self.target, self.state, self.folder, interrupted))
         return exit_code(signals.first) if interrupted else 0
+
+    def _log_undelivered(self) -> str | None:
+        """Log the episodes the agent finished but has not handed to the callback yet.
+
+        A stop in the middle of a rollout (PPO, A2C) leaves the rollout's later
+        episodes waiting for the next learn(); a learn() of zero steps hands them
+        over, so metrics.csv holds every episode the checkpoint counts. Returns a
+        fault message, or None.
+        """
+        def log_only(record):
+            self.metrics.write({**record, "wall_time": round(self.elapsed(), 3)})
+        try:
+            with self.signals.phase("final"), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                self.agent.learn(self.make_env, 0, callback=log_only)
+        except DiskWriteError as error:
+            return self._disk_message(error)
+        return None
 
     def close(self) -> None:
         self.metrics.close()

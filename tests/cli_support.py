@@ -104,3 +104,7 @@ def assert_log_is_whole(folder: Path) -> list[dict]:
     assert episodes_done == len(rows), f"checkpoint at episode {episodes_done}, metrics.csv has {len(rows)} rows"
     assert not rows or steps[-1] <= steps_done
     return rows
+
+
+def play(*args, cwd: Path, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    return run("rl_scratch.play", *args, cwd=cwd, timeout=timeout, **kwargs)

@@ -146,3 +146,20 @@ def test_an_env_whose_state_cannot_be_saved_starts_fresh_episodes_and_says_so(ca
     assert agent.steps == 100
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "RecordEpisodeStatistics" in err[0] and "fresh episodes" in err[0]
+
+
+def test_a_history_window_resumes_with_the_env():
+    from rl_scratch.envs import HistoryObservation
+
+    make = lambda: HistoryObservation(gym.make("CartPole-v1"), 3)  # noqa: E731
+    env = make()
+    config = AGENTS["ppo"].Config(hidden=(8,), n_envs=2, n_steps=16, batch_size=16, anneal_lr=False, history=3)
+    reference = AGENTS["ppo"](env.observation_space, env.action_space, config, seed=0)
+    expected = []
+    reference.learn(make, 160, callback=expected.append)
+    agent = AGENTS["ppo"](env.observation_space, env.action_space, config, seed=0)
+    records = []
+    agent.learn(make, 50, callback=records.append)
+    agent.learn(make, 110, callback=records.append)
+    assert records == expected and len(records) > 3
+    assert_same(agent, reference)

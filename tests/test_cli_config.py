@@ -114,8 +114,8 @@ def test_bad_config_files_name_the_problem(tmp_path, text, problem):
 
 
 @pytest.mark.parametrize("flags, problem", [
-    ({"hyperparameters": {"lr": "0"}}, "lr must be > 0"),
-    ({"hyperparameters": {"gamma": "1.5"}}, "gamma must be in"),
+    ({"hyperparameters": {"lr": "0"}}, "lr must be a finite number > 0"),
+    ({"hyperparameters": {"gamma": "1.5"}}, "gamma must be a probability"),
     ({"hyperparameters": {"hidden": "64,x"}}, "expected an integer"),
     ({"hyperparameters": {"batch_size": "1.5"}}, "expected an integer"),
     ({"hyperparameters": {"double_dqn": "maybe"}}, "expected a boolean"),
