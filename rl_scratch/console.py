@@ -113,6 +113,9 @@ def final_report(summary: dict, target, state, folder, interrupted: bool) -> str
         if summary.get("success_rate") is not None:
             line += f", success rate {100 * summary['success_rate']:.0f}%"
         lines.append(line)
+        if summary.get("capped_episodes"):
+            lines.append(f"  {summary['capped_episodes']} of them cut at {summary['episode_step_cap']} steps: the env "
+                         "has no time limit of its own and the policy did not end them")
         if summary.get("last_evaluations", 0) > 1:
             lines.append(f"Mean of the last {summary['last_evaluations']} evaluations: "
                          f"{summary['mean_last_evaluations']:.3f}")

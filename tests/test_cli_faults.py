@@ -102,3 +102,15 @@ def test_a_file_size_limit_stops_with_the_path_and_keeps_the_last_checkpoint(tmp
     assert_checkpoint_is_good(out)
     config = json.loads((out / "config.json").read_text())
     assert config["agent"] == "dqn"
+
+
+def test_an_evaluation_in_an_env_without_time_limit_is_cut_and_says_so(tmp_path):
+    # CliffWalking-v1 has no time limit; an untrained DQN's greedy policy walks in circles.
+    out = tmp_path / "run"
+    result = train("--env", "CliffWalking-v1", "--agent", "dqn", "--hidden", "8", "--steps", 50,
+                   "--set", "learning_starts=1000", "--eval-episodes", 2, "--eval-every", 0, "--out", out,
+                   cwd=tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "eval.json").read_text())
+    assert summary["capped_episodes"] == 2 and summary["lengths"] == [10_000, 10_000]
+    assert "cut 2 episode(s) at 10000 steps" in result.stdout and "2 of them cut at 10000 steps" in result.stdout

@@ -66,4 +66,5 @@ def test_a_stop_inside_a_rollout_logs_every_episode_the_checkpoint_counts(tmp_pa
         rows = assert_log_is_whole(tmp_path / f"run{stop}")
         if len(rows) > stop:
             inside.append(stop)
+            break
     assert inside, "no stop fell inside a rollout"
