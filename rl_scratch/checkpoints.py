@@ -62,3 +62,15 @@ def _cannot_load(path: Path, error: Exception) -> str:
     reason = str(error).replace(f"{path}: ", "").replace(str(path), "the file")
     kind = "" if isinstance(error, (ValueError, OSError)) else f" ({type(error).__name__})"
     return f"cannot load {path}: {reason}{kind}"
+
+
+def logged_episodes(agent) -> int:
+    """Episodes the trainer had logged when `agent` was saved.
+
+    A checkpoint taken while a rollout's records were being handed over counts the
+    rollout's later episodes already, and holds them for the next learn() (the
+    `pending` records of agents/run_state.py's Run): those are logged on resume,
+    so they are not counted as logged here. Planning agents keep no Run.
+    """
+    run = getattr(agent, "run", None)
+    return int(agent.episodes) - len(run.pending if run is not None else ())

@@ -19,7 +19,7 @@ from rl_scratch.config import ConfigError
 from rl_scratch.runs import RunFolderError
 from rl_scratch.target import Target
 from rl_scratch.trainer import Trainer, TrainerState
-from rl_scratch.checkpoints import load_checked
+from rl_scratch.checkpoints import load_checked, logged_episodes
 from rl_scratch.validate import check_memory
 
 
@@ -267,7 +267,8 @@ def resume_run(args, argv) -> tuple[Trainer, str]:
     try:
         # Rows written after the checkpoint (the process was killed) are episodes the resumed run
         # plays again: cut them, so nothing is logged twice and steps only go forward.
-        cut = runs.truncate_log(folder / runs.METRICS_FILE, runs.METRIC_COLUMNS, agent.steps, agent.episodes)
+        cut = runs.truncate_log(folder / runs.METRICS_FILE, runs.METRIC_COLUMNS, agent.steps,
+                                logged_episodes(agent))
         runs.truncate_log(folder / runs.EVALUATIONS_FILE, runs.EVAL_COLUMNS, agent.steps)
         record.update(steps=settings.steps, episodes=settings.episodes, eval_every=settings.eval_every,
                       eval_episodes=settings.eval_episodes, checkpoint_every=settings.checkpoint_every,

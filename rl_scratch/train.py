@@ -107,6 +107,10 @@ def print_list() -> None:
             if tuned:
                 lines.append(f"      tuned for {cfg.display_name(env_id)}: "
                              + " ".join(f"{k}={v}" for k, v in tuned.items()))
+            attention = cfg.tuned_hyperparameters(name, env_id, "attention")
+            if attention:
+                lines.append(f"      tuned for {cfg.display_name(env_id)} with --policy attention: "
+                             + " ".join(f"{k}={v}" for k, v in attention.items()))
     say("\n".join(lines))
 
 

@@ -110,18 +110,27 @@ def test_sigkill_before_the_first_checkpoint_restarts_from_step_zero(tmp_path):
     assert int(rows[0]["episode"]) == 1 and int(rows[-1]["step"]) <= 400
 
 
-def test_sigkill_then_resume_cuts_the_rows_after_the_checkpoint(tmp_path):
+@pytest.mark.parametrize("agent", ["dqn", "ppo"])
+def test_sigkill_then_resume_cuts_the_rows_after_the_checkpoint(tmp_path, agent):
+    from rl_scratch.agents.registry import load_agent
+    from rl_scratch.checkpoints import logged_episodes
+
     out = tmp_path / "run"
-    process = start_train(*DQN_GRID, "--steps", 10**7, "--checkpoint-every", 300, "--eval-every", 300,
+    flags = DQN_GRID if agent == "dqn" else ["--env", "GridWorld", "--agent", "ppo"]
+    process = start_train(*flags, "--steps", 10**7, "--checkpoint-every", 300, "--eval-every", 300,
                           "--eval-episodes", 2, "--out", out, cwd=tmp_path)
     wait_until(lambda: (out / "checkpoint.npz").exists(), process, "a checkpoint")
-    # Freeze the run until metrics.csv holds episodes the checkpoint has not seen, then kill it there.
+    # Freeze the run until metrics.csv holds episodes the checkpoint had not logged, then kill it there.
+    # PPO: wait for a checkpoint taken half-way through handing over a rollout's episodes, which the
+    # checkpoint counts already and hands over again on resume.
     deadline = time.monotonic() + 60
     while True:
         process.send_signal(signal.SIGSTOP)
-        steps_done, episodes_done = counters(out / "checkpoint.npz")
+        saved = load_agent(out / "checkpoint.npz")
+        steps_done, episodes_done = int(saved.steps), logged_episodes(saved)
         rows = read_rows(out / "metrics.csv")
-        if rows and int(rows[-1]["episode"]) > episodes_done:
+        mid_rollout = agent == "dqn" or episodes_done < saved.episodes
+        if rows and int(rows[-1]["episode"]) > episodes_done and mid_rollout:
             break
         assert time.monotonic() < deadline, "no episodes past a checkpoint within 60 s"
         process.send_signal(signal.SIGCONT)

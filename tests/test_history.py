@@ -16,7 +16,7 @@ import pytest
 
 import rl_scratch  # noqa: F401  (registers the ids)
 from rl_scratch import config as cfg
-from rl_scratch.agents import DQN, PPO, REINFORCE, evaluate
+from rl_scratch.agents import A2C, DQN, PPO, REINFORCE, evaluate
 from rl_scratch.agents.env_state import get_env_state, set_env_state
 from rl_scratch.envs import CueCorridor, HistoryObservation
 
@@ -70,7 +70,7 @@ def test_history_one_is_the_plain_observation_and_agents_check_the_window():
             agent_cls(env.observation_space, env.action_space, agent_cls.Config(policy="attention", history=K))
 
 
-@pytest.mark.parametrize("agent_cls", [PPO, DQN, REINFORCE])
+@pytest.mark.parametrize("agent_cls", [PPO, A2C, DQN, REINFORCE])
 def test_every_agent_learns_from_windows(agent_cls):
     """Rollouts and the replay buffer hold windows: a short run on wrapped envs, then a greedy episode."""
     make_env = lambda: cfg.make_env("rl_scratch/CueCorridor-v0", {}, history=K)  # noqa: E731
