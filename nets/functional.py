@@ -1,118 +1,33 @@
-"""Fused ops and losses: each is one graph node with a hand-written backward.
+"""Layers and losses as functions: what each computes, written in Tensor primitives.
 
-Fusing pays for the small networks RL uses, where Python overhead per node
-costs more than the arithmetic. `tests/test_nets_tensor.py` checks every fused
-op against the same computation composed from primitive Tensor ops. Backward
-closures follow tensor.py's rule: they receive `out_grad` and never hold the output.
+Each function checks its arguments, then runs `kernels.dispatch(name)`: the fused
+kernel of the same name (nets/kernels.py) on the fast path, or on the reading path
+the `*_composed` reference written below it, which is the definition a learner
+reads (and the one the kernel is tested against).
 """
 
 from __future__ import annotations
 
-import functools
+import math
 
 import numpy as np
 
-from .tensor import Tensor, _as_array, _softmax_parts
+from . import kernels
+from .kernels import replaces
+from .tensor import Tensor, _as_array, where
+
+REDUCTIONS = ("mean", "sum", "none")
 
 
-# Activations that linear() and mlp() apply in place, as `forward(y, out=y)`, each with its derivative
-# written in terms of its output y (so backward needs nothing but y). ReLU's are partial ufunc calls,
-# max(0, y) and 0 < y: no Python frame per layer and step.
-FUSED_ACTIVATIONS = {
-    "relu": (functools.partial(np.maximum, 0), functools.partial(np.less, 0)),
-    "tanh": (np.tanh, lambda y: 1 - y * y),
-}
+def _check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, activation: str | None = None) -> Tensor:
-    """activation(x @ weight + bias) for x of shape (..., in), weight (in, out), bias (out,).
-
-    `activation` ("relu" or "tanh") is applied in the same graph node: one node per
-    hidden layer instead of two, which is most of an MLP's per-step overhead.
-    """
-    xd, wd = x.data, weight.data
-    if xd.shape[-1:] != wd.shape[:1]:
-        raise ValueError(
-            f"{layer if layer is not None else 'linear'}: input has shape {xd.shape} but the layer expects "
-            f"(..., {wd.shape[0]}) (weight shape {wd.shape}): the last input dimension must be {wd.shape[0]}"
-        )
-    if xd.ndim > 2:  # one 2-D product beats NumPy's stacked matmul on small matrices
-        y = (xd.reshape(-1, wd.shape[0]) @ wd).reshape(xd.shape[:-1] + wd.shape[1:])
-    else:
-        y = xd @ wd
-    if bias is not None:
-        y += bias.data
-        out = Tensor._result(y, (x, weight, bias), "linear")
-    else:
-        out = Tensor._result(y, (x, weight), "linear")
-    if activation is not None:
-        forward, derivative = FUSED_ACTIVATIONS[activation]
-        forward(y, out=y)
-    if out.requires_grad:
-        def _backward(out_grad):
-            g = out_grad if activation is None else out_grad * derivative(y)
-            rows_g = g.reshape(-1, g.shape[-1])  # (..., out) as rows: every product below is 2-D
-            if x.requires_grad:
-                x._accumulate((rows_g @ wd.T).reshape(xd.shape))
-            _add_layer_gradients(weight, bias, xd.reshape(-1, xd.shape[-1]), rows_g)
-        out._backward = _backward
-    return out
-
-
-def _add_layer_gradients(weight: Tensor, bias: Tensor | None, inputs: np.ndarray, g: np.ndarray) -> None:
-    """Add a linear layer's gradients: inputs.T @ g to the weight's, g summed over rows to the bias's.
-
-    inputs (rows, in) is what the layer saw and g (rows, out) the gradient of its output.
-    """
-    if weight.requires_grad:
-        weight._accumulate(inputs.T @ g)
-    if bias is not None and bias.requires_grad:
-        bias._accumulate(np.add.reduce(g, axis=0))
-
-
-def mlp(x: Tensor, layers, activation: str) -> Tensor:
-    """A stack of linear layers with `activation` ("relu" or "tanh") after every one but the last.
-
-    `layers` are Linear modules, or anything with a `weight` of shape (in, out) and a
-    `bias` of shape (out,) or None; x is (..., in). Computes what chaining
-    linear(..., activation=...) and a last plain linear does, as one graph node: its
-    backward is the per-layer loop a hand-written NumPy network would run. For the
-    small networks RL uses, one node per layer costs as much Python bookkeeping as
-    arithmetic.
-    """
-    xd, first = x.data, layers[0].weight
-    if xd.shape[-1:] != first.data.shape[:1]:
-        linear(x, first, None, layers[0])  # raises linear's shape error
-    forward, derivative = FUSED_ACTIVATIONS[activation]
-    h = xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])
-    weights, biases, inputs, parents = [], [], [], [x]  # inputs: every layer's input, which its weight gradient needs
-    for layer in layers:
-        if inputs:
-            forward(h, out=h)
-        weight, bias = layer.weight, layer.bias
-        weights.append(weight)
-        biases.append(bias)
-        inputs.append(h)
-        parents.append(weight)
-        h = h.dot(weight.data)  # ndarray.dot: less dispatch than the matmul ufunc for small matrices
-        if bias is not None:
-            h += bias.data
-            parents.append(bias)
-    y = h if xd.ndim == 2 else h.reshape(xd.shape[:-1] + h.shape[-1:])
-    out = Tensor._result(y, tuple(parents), "mlp")
-    if out.requires_grad:
-        def _backward(out_grad):
-            g = out_grad if out_grad.ndim == 2 else out_grad.reshape(h.shape)
-            for i in range(len(weights) - 1, -1, -1):
-                weight = weights[i]
-                _add_layer_gradients(weight, biases[i], inputs[i], g)
-                if i:
-                    g = g.dot(weight.data.T)
-                    g *= derivative(inputs[i])  # layer i's input is layer i - 1's activated output
-                elif x.requires_grad:
-                    x._accumulate(g.dot(weight.data.T).reshape(xd.shape))
-        out._backward = _backward
-    return out
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
 
 
 def any_index_outside(indices: np.ndarray, n: int) -> bool:
@@ -123,171 +38,205 @@ def any_index_outside(indices: np.ndarray, n: int) -> bool:
     return indices.size > 0 and bool(np.maximum.reduce(indices.astype(np.uint64, copy=False), axis=None) >= n)
 
 
-@functools.lru_cache(maxsize=16)
-def _row_numbers(n_rows: int) -> np.ndarray:
-    """0, 1, ..., n_rows - 1, made once per batch size."""
-    rows = np.arange(n_rows)
-    rows.flags.writeable = False  # shared by every caller through the cache
-    return rows
+# ---------------------------------------------------------------- linear layers
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, layer=None, activation: str | None = None) -> Tensor:
+    """activation(x @ weight + bias) for x of shape (..., in), weight (in, out), bias (out,).
+
+    `activation` is None, "relu" or "tanh"; `layer` only names the layer in the shape error.
+    """
+    if x.data.shape[-1:] != weight.data.shape[:1]:
+        raise ValueError(
+            f"{layer if layer is not None else 'linear'}: input has shape {x.data.shape} but the layer expects "
+            f"(..., {weight.data.shape[0]}) (weight shape {weight.data.shape}): the last input dimension must be "
+            f"{weight.data.shape[0]}"
+        )
+    return kernels.dispatch("linear")(x, weight, bias, activation)
 
 
-def _reduce(loss: np.ndarray, reduction: str):
-    if reduction == "mean":
-        # the scale in the loss's own dtype: NumPy 1.x makes float32 scalar * Python float a float64
-        return np.add.reduce(loss, axis=None) * loss.dtype.type(1.0 / max(loss.size, 1))
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+@replaces("linear")
+def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None, activation: str | None = None) -> Tensor:
+    y = x @ weight
+    if bias is not None:
+        y = y + bias
+    return y if activation is None else getattr(y, activation)()
 
 
-def _reduction_grad(out_grad: np.ndarray, shape: tuple, reduction: str) -> np.ndarray:
-    """The loss's upstream gradient spread to each element of the unreduced loss."""
-    if reduction == "none":
-        return out_grad
-    scale = 1.0 / max(int(np.prod(shape)), 1) if reduction == "mean" else 1.0
-    return np.broadcast_to(out_grad * scale, shape)
+def mlp(x: Tensor, layers, activation: str) -> Tensor:
+    """A stack of linear layers with `activation` ("relu" or "tanh") after every one but the last.
+
+    `layers` are Linear modules, or anything with a `weight` of shape (in, out) and a
+    `bias` of shape (out,) or None; x is (..., in).
+    """
+    first = layers[0].weight
+    if x.data.shape[-1:] != first.data.shape[:1]:
+        linear(x, first, None, layers[0])  # raises linear's shape error
+    return kernels.dispatch("mlp")(x, layers, activation)
 
 
+@replaces("mlp")
+def mlp_composed(x: Tensor, layers, activation: str) -> Tensor:
+    for layer in layers[:-1]:
+        x = linear_composed(x, layer.weight, layer.bias, activation)
+    return linear_composed(x, layers[-1].weight, layers[-1].bias)
+
+
+# ----------------------------------------------------------------------- losses
 def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy over the last axis, fused with log_softmax.
+    """Softmax cross-entropy over the last axis: -log softmax(logits)[target], reduced.
 
     `target` holds class indices (integer array of shape logits.shape[:-1]) or
-    probabilities (float array of logits' shape).
+    probabilities (float array of logits' shape). `label_smoothing` s trains towards
+    (1 - s) target + s / classes.
     """
     z = logits.data
     if type(target) is not np.ndarray:
         target = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    _check_reduction(reduction)
     if target.dtype.kind not in "iu":
         if target.shape != z.shape:
             raise ValueError(f"cross_entropy: probability target has shape {target.shape}, expected {z.shape}")
-        return _soft_cross_entropy(logits, target.astype(z.dtype, copy=False), reduction, label_smoothing)
-    if target.shape != z.shape[:-1]:
+    elif target.shape != z.shape[:-1]:
         raise ValueError(f"cross_entropy: class-index target has shape {target.shape}, "
                          f"expected {z.shape[:-1]} for logits of shape {z.shape}")
-    # Each target's index in the flattened logits: only the targets' log-probabilities are needed,
-    # and one flat pick is the cheapest way NumPy has to take one entry per row. The same call
-    # checks every class index is in range.
-    classes = target if target.ndim == 1 else target.ravel()
-    try:
-        picked = np.ravel_multi_index((_row_numbers(classes.size), classes), (classes.size, z.shape[-1]))
-    except ValueError:
+    elif any_index_outside(target, z.shape[-1]):
         raise ValueError(f"cross_entropy: class index out of range [0, {z.shape[-1]}): "
-                         f"got values from {target.min()} to {target.max()}") from None
-    if label_smoothing:
-        one_hot = np.zeros_like(z)
-        one_hot.ravel()[picked] = 1
-        return _soft_cross_entropy(logits, one_hot, reduction, label_smoothing)
-    shifted, exp_shifted, totals = _softmax_parts(z)
-    per_item = np.log(totals).ravel() - shifted.ravel()[picked]
-    # d(loss) / d(each item's loss), in the loss's dtype (NumPy 1.x: float32 scalar * Python float is float64)
-    scale = per_item.dtype.type(1.0 / max(per_item.size, 1) if reduction == "mean" else 1.0)
-    loss = per_item.reshape(target.shape) if reduction == "none" else np.add.reduce(per_item, axis=None) * scale
-    out = Tensor._result(np.asarray(loss), (logits,), "cross_entropy")
-    if out.requires_grad:
-        def _backward(out_grad):
-            grad = exp_shifted / totals  # softmax
-            grad.ravel()[picked] -= 1
-            grad *= out_grad[..., None] if reduction == "none" else float(out_grad) * scale
-            logits._accumulate(grad)
-        out._backward = _backward
-    return out
+                         f"got values from {target.min()} to {target.max()}")
+    return kernels.dispatch("cross_entropy")(logits, target, reduction, label_smoothing)
 
 
-def _soft_cross_entropy(logits: Tensor, probs: np.ndarray, reduction: str, label_smoothing: float) -> Tensor:
-    """Cross-entropy against target probabilities (what label smoothing makes of class indices too)."""
-    n_classes = probs.shape[-1]
+@replaces("cross_entropy")
+def cross_entropy_composed(logits: Tensor, target: np.ndarray, reduction: str = "mean",
+                           label_smoothing: float = 0.0) -> Tensor:
+    logp = logits.log_softmax(axis=-1)
+    n_classes = logits.shape[-1]
+    if target.dtype.kind in "iu":
+        picked = -logp.gather(target[..., None], axis=-1)[..., 0]
+        if not label_smoothing:
+            return _reduce(picked, reduction)
+        # (1 - s) * onehot + s / C: the picked term and the mean over classes
+        per_item = picked * (1 - label_smoothing) - logp.sum(axis=-1) * (label_smoothing / n_classes)
+        return _reduce(per_item, reduction)
+    probs = target.astype(logits.dtype, copy=False)
     if label_smoothing:
         probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
-    shifted, exp_shifted, totals = _softmax_parts(logits.data)
-    per_item = np.add.reduce(probs * (np.log(totals) - shifted), axis=-1)
-    out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "cross_entropy")
-    if out.requires_grad:
-        def _backward(out_grad):
-            grad = exp_shifted / totals * np.add.reduce(probs, axis=-1, keepdims=True) - probs
-            logits._accumulate(grad * _reduction_grad(out_grad, per_item.shape, reduction)[..., None])
-        out._backward = _backward
-    return out
+    return _reduce(-(logp * probs).sum(axis=-1), reduction)
 
 
 def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices given log-probabilities."""
+    _check_reduction(reduction)
     target = np.asarray(target.data if isinstance(target, Tensor) else target)
-    picked = log_probs.gather(target[..., None], axis=-1)[..., 0]
-    loss = -picked
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _reduce(-log_probs.gather(target[..., None], axis=-1)[..., 0], reduction)
+
+
+def _check_pair(name: str, prediction: Tensor, target, what: str = "prediction"):
+    target = _as_array(target, prediction.data.dtype)
+    if target.shape != prediction.shape:
+        raise ValueError(f"{name}: {what} shape {prediction.shape} and target shape {target.shape} differ")
+    return target
 
 
 def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
-    target = _as_array(target, prediction.data.dtype)
-    if target.shape != prediction.shape:
-        raise ValueError(f"mse_loss: prediction shape {prediction.shape} and target shape {target.shape} differ")
-    diff = prediction.data - target
-    out = Tensor._result(np.asarray(_reduce(diff * diff, reduction)), (prediction,), "mse_loss")
-    if out.requires_grad:
-        def _backward(out_grad):
-            prediction._accumulate(2 * diff * _reduction_grad(out_grad, diff.shape, reduction))
-        out._backward = _backward
-    return out
+    """(prediction - target)^2, reduced."""
+    _check_reduction(reduction)
+    return kernels.dispatch("mse_loss")(prediction, _check_pair("mse_loss", prediction, target), reduction)
+
+
+@replaces("mse_loss")
+def mse_loss_composed(prediction: Tensor, target: np.ndarray, reduction: str = "mean") -> Tensor:
+    diff = prediction - target
+    return _reduce(diff * diff, reduction)
 
 
 def huber_loss(prediction: Tensor, target, delta: float = 1.0, reduction: str = "mean") -> Tensor:
     """Quadratic within `delta` of the target, linear beyond (PyTorch's HuberLoss)."""
-    target = _as_array(target, prediction.data.dtype)
-    if target.shape != prediction.shape:
-        raise ValueError(f"huber_loss: prediction shape {prediction.shape} and target shape {target.shape} differ")
-    diff = prediction.data - target
-    small = np.abs(diff) <= delta
-    per_item = np.where(small, 0.5 * diff * diff, delta * (np.abs(diff) - 0.5 * delta))
-    out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (prediction,), "huber_loss")
-    if out.requires_grad:
-        def _backward(out_grad):
-            local = np.where(small, diff, delta * np.sign(diff))
-            prediction._accumulate(local * _reduction_grad(out_grad, diff.shape, reduction))
-        out._backward = _backward
-    return out
+    _check_reduction(reduction)
+    target = _check_pair("huber_loss", prediction, target)
+    return kernels.dispatch("huber_loss")(prediction, target, delta, reduction)
+
+
+@replaces("huber_loss")
+def huber_loss_composed(prediction: Tensor, target: np.ndarray, delta: float = 1.0, reduction: str = "mean") -> Tensor:
+    diff = prediction - target
+    size = diff.abs()
+    return _reduce(where(size <= delta, diff * diff * 0.5, (size - 0.5 * delta) * delta), reduction)
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean") -> Tensor:
-    """BCE on raw scores, stable for any logit: max(z,0) - z*y + log(1 + exp(-|z|))."""
-    target = _as_array(target, logits.data.dtype)
-    if target.shape != logits.shape:
-        raise ValueError(f"binary_cross_entropy: logits shape {logits.shape} and target shape {target.shape} differ")
-    z = logits.data
-    per_item = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
-    out = Tensor._result(np.asarray(_reduce(per_item, reduction)), (logits,), "bce_with_logits")
-    if out.requires_grad:
-        def _backward(out_grad):
-            e = np.exp(-np.abs(z))
-            sig = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-            logits._accumulate((sig - target) * _reduction_grad(out_grad, z.shape, reduction))
-        out._backward = _backward
-    return out
+    """BCE on raw scores, stable for any logit: max(z, 0) - z y + log(1 + exp(-|z|))."""
+    _check_reduction(reduction)
+    target = _check_pair("binary_cross_entropy", logits, target, "logits")
+    return kernels.dispatch("binary_cross_entropy_with_logits")(logits, target, reduction)
+
+
+@replaces("binary_cross_entropy_with_logits")
+def binary_cross_entropy_with_logits_composed(logits: Tensor, target: np.ndarray, reduction: str = "mean") -> Tensor:
+    return _reduce(logits.relu() - logits * target + ((-logits.abs()).exp() + 1).log(), reduction)
 
 
 def binary_cross_entropy(probs: Tensor, target, reduction: str = "mean", eps: float = 1e-7) -> Tensor:
     """BCE on probabilities in (0, 1); prefer the `_with_logits` form for stability."""
+    _check_reduction(reduction)
     target = _as_array(target, probs.data.dtype)
     p = probs.clip(eps, 1 - eps)
-    loss = -(p.log() * target + (1 - p).log() * (1 - target))
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _reduce(-(p.log() * target + (1 - p).log() * (1 - target)), reduction)
 
 
+# ------------------------------------------------------------ transformer parts
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (population variance)."""
+    return kernels.dispatch("layer_norm")(x, weight, bias, eps)
+
+
+@replaces("layer_norm")
+def layer_norm_composed(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    centered = x - x.mean(axis=-1, keepdims=True)
+    variance = (centered * centered).mean(axis=-1, keepdims=True)
+    return centered / (variance + eps).sqrt() * weight + bias
+
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float = 1e-5) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) * weight over the last axis (no centering, no bias)."""
+    return kernels.dispatch("rms_norm")(x, weight, eps)
+
+
+@replaces("rms_norm")
+def rms_norm_composed(x: Tensor, weight: Tensor, eps: float = 1e-5) -> Tensor:
+    return x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt() * weight
+
+
+def attention(qkv: Tensor, mask: np.ndarray | None = None, every_row_sees_a_key: bool = False):
+    """softmax(q k^T / sqrt(head_dim), masked) v for q, k, v stacked as qkv (3, ..., T, head_dim).
+
+    `mask` is boolean, broadcastable to (..., T, T), True where query i may see key j.
+    Returns (output (..., T, head_dim), attention weights (..., T, T) as an ndarray).
+    A query that may see no key gets output 0 on the fast path, NaN on the reading path;
+    `every_row_sees_a_key` promises there is none (a causal mask).
+    """
+    return kernels.dispatch("attention")(qkv, mask, every_row_sees_a_key)
+
+
+@replaces("attention")
+def attention_composed(qkv: Tensor, mask: np.ndarray | None = None, every_row_sees_a_key: bool = False):
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    scores = (q @ k.transpose(-2, -1)) * (1 / math.sqrt(q.shape[-1]))  # (..., T, T)
+    if mask is not None:
+        scores = scores.masked_fill(~np.asarray(mask, dtype=bool), -np.inf)
+    weights = scores.softmax(axis=-1)
+    return weights @ v, weights.data
+
+
+def embedding(ids: np.ndarray, weight: Tensor) -> Tensor:
+    """Rows of `weight` (V, C) picked by integer `ids` of any shape -> ids.shape + (C,)."""
+    return kernels.dispatch("embedding")(ids, weight)
+
+
+@replaces("embedding")
+def embedding_composed(ids: np.ndarray, weight: Tensor) -> Tensor:
+    return weight[ids]  # indexing's backward adds each picked row's gradient into its row
+
+
+# ---------------------------------------------------------------------- dropout
 def dropout(x: Tensor, p: float, rng: np.random.Generator, training: bool = True) -> Tensor:
     """Zero each entry with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
     if not 0 <= p < 1:

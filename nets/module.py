@@ -15,8 +15,8 @@ import zipfile
 import numpy as np
 
 from . import functional as F
-from . import init
-from .tensor import ARRAY_ACTIVATIONS, DEFAULT_DTYPE, Tensor, is_grad_enabled, no_grad
+from . import init, kernels, ops
+from .tensor import DEFAULT_DTYPE, Tensor, is_grad_enabled, no_grad
 
 
 class Parameter(Tensor):
@@ -210,14 +210,7 @@ class Linear(Module):
 
     def _forward_array(self, x: np.ndarray) -> np.ndarray:
         """forward() on an array without a graph or shape check, for the inference paths of models built on Linear."""
-        weight = self.weight.data
-        if x.ndim <= 2:
-            y = x.dot(weight)
-        else:  # one 2-D product over all leading axes
-            y = x.reshape(-1, weight.shape[0]).dot(weight).reshape(x.shape[:-1] + weight.shape[1:])
-        if self.bias is not None:
-            y += self.bias.data
-        return y
+        return ops.linear.linear(x, self.weight.data, None if self.bias is None else self.bias.data)[0]
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
@@ -317,15 +310,15 @@ class MLP(Module):
         ]
         self._hidden = ACTIVATIONS[activation]()
         self._output = ACTIVATIONS[output_activation]() if output_activation else None
-        self._hidden_array = ARRAY_ACTIVATIONS[activation]
-        self._output_array = ARRAY_ACTIVATIONS[output_activation] if output_activation else None
+        self._hidden_array = ops.activations.ACTIVATIONS[activation][0]
+        self._output_array = ops.activations.ACTIVATIONS[output_activation][0] if output_activation else None
 
     def forward(self, x: Tensor) -> Tensor:
-        if not is_grad_enabled():
+        if not is_grad_enabled() and kernels.fused_enabled():
             return Tensor(self.predict(x.data if isinstance(x, Tensor) else x))
         if not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.layers[0].weight.dtype)
-        if self.activation in F.FUSED_ACTIVATIONS:  # the whole stack as one graph node
+        if self.activation in kernels.IN_PLACE_ACTIVATIONS:  # the whole stack: one fused node on the fast path
             x = F.mlp(x, self.layers, self.activation)
         else:
             for layer in self.layers[:-1]:
@@ -334,7 +327,12 @@ class MLP(Module):
         return self._output.forward(x) if self._output is not None else x
 
     def predict(self, x) -> np.ndarray:
-        """The same network on plain arrays, without a graph: policies call this once per env step."""
+        """The same network on plain arrays, without a graph: policies call this once per env step.
+
+        It runs the ops forwards the graph nodes run (on the reading path: forward() under no_grad).
+        """
+        if not kernels._fused:  # the reading path (kernels.fused_enabled(), without a call per env step)
+            return super().predict(x)
         layers = self.layers
         first = layers[0].weight.data
         if type(x) is not np.ndarray or x.dtype is not first.dtype:
@@ -343,11 +341,10 @@ class MLP(Module):
             F.linear(Tensor(x), layers[0].weight, None, layers[0])  # raises the shape error
         hidden, last = self._hidden_array, len(layers) - 1
         for i, layer in enumerate(layers):
-            x = x.dot(layer.weight.data)  # ndarray.dot: less dispatch than the @ ufunc for small matrices
-            x += layer.bias.data
+            x = ops.linear.linear(x, layer.weight.data, layer.bias.data)[0]
             if i < last:
-                x = hidden(x)
-        return x if self._output_array is None else self._output_array(x)
+                hidden(x, out=x)  # in place: no backward needs the pre-activation here
+        return x if self._output_array is None else self._output_array(x, out=x)[0]
 
     def extra_repr(self) -> str:
         return f"{self.sizes}, activation={self.activation!r}"

@@ -1,24 +1,29 @@
-"""Reverse-mode automatic differentiation on NumPy arrays.
+"""Reverse-mode automatic differentiation on NumPy arrays: the graph.
 
-A `Tensor` wraps an ndarray. Every op builds its output, and right below it a
+A `Tensor` wraps an ndarray. Every op builds its output node, and right below it a
 `_backward(out_grad)` closure that *adds* the op's contribution into its inputs'
-`.grad` (a tensor used twice receives both). `Tensor.backward()` runs the closures
-in reverse creation order, a topological order, handing each its output's gradient.
-The closures never capture their output tensor (only its data): that would make
-every graph a reference cycle, left for the cyclic garbage collector instead of
-being freed as soon as the step drops it.
+`.grad` (a tensor used twice receives both). The arithmetic operators write their
+one-line math inline; every other op calls its forward/backward pair of array
+functions in nets/ops/, where its math lives once (fused kernels and graph-free
+inference call the same pairs). `Tensor.backward()` runs the closures in reverse
+creation order, a topological order, handing each its output's gradient. The
+closures never capture their output tensor (only its data): that would make every
+graph a reference cycle, left for the cyclic garbage collector instead of being
+freed as soon as the step drops it.
 
-Broadcasting has one owner: `unbroadcast(grad, shape)` sums a gradient back to
-the shape of the input it belongs to; every two-input op uses it.
+Broadcasting has one owner: `unbroadcast(grad, shape)` (nets/ops/broadcast.py) sums
+a gradient back to the shape of the input it belongs to; every two-input op uses it.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import math
 
 import numpy as np
+
+from . import ops
+from .ops import unbroadcast
 
 DEFAULT_DTYPE = np.float32
 
@@ -48,19 +53,6 @@ class no_grad:
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum `grad` down to `shape`, undoing NumPy broadcasting."""
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    kept_ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if kept_ones:
-        grad = grad.sum(axis=kept_ones, keepdims=True)
-    return grad
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -281,7 +273,7 @@ class Tensor:
         out = Tensor._result(self.data ** exponent, (self,), "pow")
         if out.requires_grad:
             def _backward(out_grad):
-                self._accumulate(out_grad * _power_base_grad(self.data, exponent))
+                self._accumulate(out_grad * ops.elementwise.power_base_grad(self.data, exponent))
             out._backward = _backward
         return out
 
@@ -328,23 +320,15 @@ class Tensor:
                 f"matmul shape mismatch: {a.shape} @ {b.shape} (inner dimensions {a.shape[-1]} and "
                 f"{b.shape[-2 if b.ndim > 1 else 0]} must agree)"
             )
-        out = Tensor._result(a @ b, (self, other), "matmul")
+        y, saved = ops.linear.matmul(a, b)
+        out = Tensor._result(y, (self, other), "matmul")
         if out.requires_grad:
             def _backward(out_grad):
-                # Lift 1-D operands to matrices so one formula covers every case.
-                a2 = a[None, :] if a.ndim == 1 else a
-                b2 = b[:, None] if b.ndim == 1 else b
-                g = out_grad
-                if b.ndim == 1:  # first: a vector @ vector gradient is 0-d and needs this axis
-                    g = np.expand_dims(g, -1)
-                if a.ndim == 1:
-                    g = np.expand_dims(g, -2)
+                da, db = ops.linear.matmul_backward(saved, out_grad)
                 if self.requires_grad:
-                    ga = g @ np.swapaxes(b2, -1, -2)
-                    self._accumulate(unbroadcast(ga, a2.shape).reshape(a.shape))
+                    self._accumulate(da)
                 if other.requires_grad:
-                    gb = np.swapaxes(a2, -1, -2) @ g
-                    other._accumulate(unbroadcast(gb, b2.shape).reshape(b.shape))
+                    other._accumulate(db)
             out._backward = _backward
         return out
 
@@ -353,38 +337,20 @@ class Tensor:
 
     # ------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
-        out = Tensor._result(np.asarray(self.data.sum(axis=axis, keepdims=keepdims)), (self,), "sum")
-        if out.requires_grad:
-            def _backward(out_grad):
-                g = out_grad if keepdims or axis is None or not self.data.ndim else np.expand_dims(out_grad, axis)
-                self._accumulate(np.broadcast_to(g, self.data.shape).copy())
-            out._backward = _backward
-        return out
+        return self._unary(ops.reductions.sum(self.data, axis, keepdims), ops.reductions.sum_backward, "sum")
 
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
         """Mean over `axis`; over no elements it is NaN, as in NumPy and PyTorch."""
-        count = self.data.size if axis is None or not self.data.ndim else math.prod(
-            self.data.shape[a] for a in ((axis,) if isinstance(axis, int) else axis))
-        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count if count else math.nan)
+        return self._unary(ops.reductions.mean(self.data, axis, keepdims), ops.reductions.mean_backward, "mean")
 
     def var(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Population variance (divides by n), as layer norm uses."""
+        """Population variance (divides by n, NumPy's default; PyTorch's default divides by n - 1)."""
         centered = self - self.mean(axis=axis, keepdims=True)
         return (centered * centered).mean(axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> "Tensor":
         """Maximum; the gradient is split evenly between tied maxima."""
-        data = np.asarray(self.data.max(axis=axis, keepdims=keepdims))
-        out = Tensor._result(data, (self,), "max")
-        if out.requires_grad:
-            def _backward(out_grad):
-                kept = data if keepdims or axis is None else np.expand_dims(data, axis)
-                g = out_grad if keepdims or axis is None else np.expand_dims(out_grad, axis)
-                winners = self.data == kept
-                ties = winners.sum(axis=axis, keepdims=True).astype(self.data.dtype)  # int counts would promote to float64
-                self._accumulate(winners * (g / ties))
-            out._backward = _backward
-        return out
+        return self._unary(ops.reductions.max(self.data, axis, keepdims), ops.reductions.max_backward, "max")
 
     def min(self, axis=None, keepdims: bool = False) -> "Tensor":
         return -((-self).max(axis=axis, keepdims=keepdims))
@@ -393,124 +359,57 @@ class Tensor:
         return self.data.argmax(axis=axis)
 
     # ------------------------------------------------------------ elementwise
-    def exp(self) -> "Tensor":
-        out = Tensor._result(np.exp(self.data), (self,), "exp")
+    def _unary(self, forward_result, backward, op: str) -> "Tensor":
+        """The node of a one-input op: `forward_result` is its ops forward's (output, saved)."""
+        y, saved = forward_result
+        out = Tensor._result(y, (self,), op)
         if out.requires_grad:
-            out_data = out.data
             def _backward(out_grad):
-                self._accumulate(out_grad * out_data)
+                self._accumulate(backward(saved, out_grad))
             out._backward = _backward
         return out
+
+    def exp(self) -> "Tensor":
+        return self._unary(ops.elementwise.exp(self.data), ops.elementwise.exp_backward, "exp")
 
     def log(self) -> "Tensor":
-        out = Tensor._result(np.log(self.data), (self,), "log")
-        if out.requires_grad:
-            def _backward(out_grad):
-                self._accumulate(out_grad / self.data)
-            out._backward = _backward
-        return out
+        return self._unary(ops.elementwise.log(self.data), ops.elementwise.log_backward, "log")
 
     def sqrt(self) -> "Tensor":
-        out = Tensor._result(np.sqrt(self.data), (self,), "sqrt")
-        if out.requires_grad:
-            out_data = out.data
-            def _backward(out_grad):
-                self._accumulate(out_grad * 0.5 / out_data)
-            out._backward = _backward
-        return out
+        return self._unary(ops.elementwise.sqrt(self.data), ops.elementwise.sqrt_backward, "sqrt")
 
     def abs(self) -> "Tensor":
-        out = Tensor._result(np.abs(self.data), (self,), "abs")
-        if out.requires_grad:
-            def _backward(out_grad):
-                self._accumulate(out_grad * np.sign(self.data))
-            out._backward = _backward
-        return out
+        return self._unary(ops.elementwise.abs(self.data), ops.elementwise.abs_backward, "abs")
 
     def clip(self, low=None, high=None) -> "Tensor":
         """Clamp values; the gradient passes only where the value was inside [low, high]."""
-        out = Tensor._result(np.clip(self.data, low, high), (self,), "clip")
-        if out.requires_grad:
-            def _backward(out_grad):
-                inside = np.ones(self.data.shape, dtype=bool)
-                if low is not None:
-                    inside &= self.data >= low
-                if high is not None:
-                    inside &= self.data <= high
-                self._accumulate(out_grad * inside)
-            out._backward = _backward
-        return out
+        return self._unary(ops.elementwise.clip(self.data, low, high), ops.elementwise.clip_backward, "clip")
 
     def relu(self) -> "Tensor":
-        out = Tensor._result(np.maximum(self.data, 0), (self,), "relu")
-        if out.requires_grad:
-            out_data = out.data
-            def _backward(out_grad):
-                self._accumulate(out_grad * (out_data > 0))
-            out._backward = _backward
-        return out
+        return self._unary(ops.activations.relu(self.data), ops.activations.relu_backward, "relu")
 
     def tanh(self) -> "Tensor":
-        out = Tensor._result(np.tanh(self.data), (self,), "tanh")
-        if out.requires_grad:
-            out_data = out.data
-            def _backward(out_grad):
-                self._accumulate(out_grad * (1 - out_data * out_data))
-            out._backward = _backward
-        return out
+        return self._unary(ops.activations.tanh(self.data), ops.activations.tanh_backward, "tanh")
 
     def sigmoid(self) -> "Tensor":
-        out = Tensor._result(sigmoid_array(self.data), (self,), "sigmoid")
-        if out.requires_grad:
-            out_data = out.data
-            def _backward(out_grad):
-                self._accumulate(out_grad * out_data * (1 - out_data))
-            out._backward = _backward
-        return out
+        return self._unary(ops.activations.sigmoid(self.data), ops.activations.sigmoid_backward, "sigmoid")
 
     def gelu(self) -> "Tensor":
-        """GELU, tanh approximation (PyTorch's `approximate='tanh'`)."""
-        x = self.data
-        y, t = _gelu_parts(x)
-        out = Tensor._result(y, (self,), "gelu")
-        if out.requires_grad:
-            def _backward(out_grad):
-                d_inner = _GELU_C * (1 + 3 * 0.044715 * x * x)
-                local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
-                self._accumulate(out_grad * local)
-            out._backward = _backward
-        return out
+        """GELU, tanh approximation (PyTorch's `approximate='tanh'`); see ops.activations.gelu."""
+        return self._unary(ops.activations.gelu(self.data), ops.activations.gelu_backward, "gelu")
 
     def softmax(self, axis: int = -1, temperature: float = 1.0) -> "Tensor":
         if temperature <= 0:
             raise ValueError(f"softmax temperature must be > 0, got {temperature}")
-        z = self.data / temperature if temperature != 1.0 else self.data
-        _, e, totals = _softmax_parts(z, axis)
-        p = e / totals
-        out = Tensor._result(p, (self,), "softmax")
-        if out.requires_grad:
-            def _backward(out_grad):
-                g = out_grad
-                dz = p * (g - (g * p).sum(axis=axis, keepdims=True))
-                self._accumulate(dz / temperature if temperature != 1.0 else dz)
-            out._backward = _backward
-        return out
+        z = self if temperature == 1.0 else self * (1.0 / temperature)
+        return z._unary(ops.softmax.softmax(z.data, axis), ops.softmax.softmax_backward, "softmax")
 
     def log_softmax(self, axis: int = -1, temperature: float = 1.0) -> "Tensor":
         """log(softmax(x / T)) computed stably (max-subtracted), never as log of a softmax."""
         if temperature <= 0:
             raise ValueError(f"log_softmax temperature must be > 0, got {temperature}")
-        z = self.data / temperature if temperature != 1.0 else self.data
-        shifted, _, totals = _softmax_parts(z, axis)
-        logp = shifted - np.log(totals)
-        out = Tensor._result(logp, (self,), "log_softmax")
-        if out.requires_grad:
-            def _backward(out_grad):
-                g = out_grad
-                dz = g - np.exp(logp) * g.sum(axis=axis, keepdims=True)
-                self._accumulate(dz / temperature if temperature != 1.0 else dz)
-            out._backward = _backward
-        return out
+        z = self if temperature == 1.0 else self * (1.0 / temperature)
+        return z._unary(ops.softmax.log_softmax(z.data, axis), ops.softmax.log_softmax_backward, "log_softmax")
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape) -> "Tensor":
@@ -558,14 +457,7 @@ class Tensor:
             index = index.data
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-        out = Tensor._result(self.data[index], (self,), "getitem")
-        if out.requires_grad:
-            def _backward(out_grad):
-                grad = np.zeros_like(self.data)
-                np.add.at(grad, index, out_grad)  # add.at: repeated indices must sum
-                self._accumulate(grad)
-            out._backward = _backward
-        return out
+        return self._unary(ops.indexing.index(self.data, index), ops.indexing.index_backward, "getitem")
 
     def gather(self, index, axis: int = -1) -> "Tensor":
         """Pick one entry per row along `axis` (like torch.gather); `index` has the output's shape.
@@ -578,14 +470,7 @@ class Tensor:
         if index.ndim != self.ndim:
             raise ValueError(f"gather index has {index.ndim} dims but the tensor has {self.ndim}; "
                              f"add an axis, e.g. index[:, None]")
-        out = Tensor._result(np.take_along_axis(self.data, index, axis=axis), (self,), "gather")
-        if out.requires_grad:
-            def _backward(out_grad):
-                grad = np.zeros_like(self.data)
-                _scatter_add(grad, index, out_grad, axis)
-                self._accumulate(grad)
-            out._backward = _backward
-        return out
+        return self._unary(ops.indexing.gather(self.data, index, axis), ops.indexing.gather_backward, "gather")
 
     def masked_fill(self, mask, value: float) -> "Tensor":
         """Entries where `mask` is True become `value` (no gradient flows there)."""
@@ -602,65 +487,19 @@ def _data_of(value):
     return value.data if isinstance(value, Tensor) else value
 
 
-def _power_base_grad(base: np.ndarray, exponent) -> np.ndarray:
-    """d(base ** exponent) / d base = exponent * base ** (exponent - 1), and 0 where the exponent is 0
-    (as PyTorch: x ** 0 is the constant 1 even at x = 0, where the formula gives 0 * inf)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        local = exponent * base ** (exponent - 1)
-    return np.where(exponent == 0, 0, local).astype(base.dtype, copy=False)
-
-
 def _power(base: Tensor, exponent: Tensor) -> Tensor:
-    """base ** exponent elementwise with broadcasting: NumPy's power, so 0 ** 0 = 1 and (-2) ** 3 = -8.
-
-    d/d exponent = out * log(base), taken as 0 where base is 0 and the exponent >= 0 (PyTorch's
-    convention: there the power is flat at 0 or 1 from the side where it is defined).
-    """
-    x, y = base.data, exponent.data
-    out = Tensor._result(np.power(x, y), (base, exponent), "pow")
+    """base ** exponent elementwise with broadcasting (see ops.elementwise.power)."""
+    y, saved = ops.elementwise.power(base.data, exponent.data)
+    out = Tensor._result(y, (base, exponent), "pow")
     if out.requires_grad:
-        out_data = out.data
         def _backward(out_grad):
+            d_base, d_exponent = ops.elementwise.power_backward(saved, out_grad)
             if base.requires_grad:
-                base._accumulate(unbroadcast(out_grad * _power_base_grad(x, y), x.shape))
+                base._accumulate(d_base)
             if exponent.requires_grad:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    local = np.where((x == 0) & (y >= 0), 0, out_data * np.log(x))
-                exponent._accumulate(unbroadcast(out_grad * local.astype(y.dtype, copy=False), y.shape))
+                exponent._accumulate(d_exponent)
         out._backward = _backward
     return out
-
-
-def sigmoid_array(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))  # exp of a non-positive number never overflows
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-_GELU_C = math.sqrt(2 / math.pi)
-
-
-def _gelu_parts(x: np.ndarray):
-    """GELU (tanh approximation) and the tanh term its backward reuses."""
-    t = np.tanh(_GELU_C * (x + 0.044715 * x ** 3))
-    return 0.5 * x * (1 + t), t
-
-
-def _softmax_parts(z: np.ndarray, axis: int = -1):
-    """z - max(z), its exp and the exp's sum along `axis`: softmax = exp / sum, and
-    log softmax = shifted - log(sum). Shifting by the max keeps exp from overflowing."""
-    shifted = z - np.maximum.reduce(z, axis=axis, keepdims=True)
-    exp_shifted = np.exp(shifted)
-    return shifted, exp_shifted, np.add.reduce(exp_shifted, axis=axis, keepdims=True)
-
-
-# The forward math of each activation on plain arrays, for graph-free inference paths.
-ARRAY_ACTIVATIONS = {
-    "relu": lambda x: np.maximum(x, 0),
-    "tanh": np.tanh,
-    "sigmoid": sigmoid_array,
-    "gelu": lambda x: _gelu_parts(x)[0],
-    "identity": lambda x: x,
-}
 
 
 class _Ones(dict):
@@ -674,14 +513,6 @@ class _Ones(dict):
 
 
 _ONES = _Ones()
-
-
-def _scatter_add(target: np.ndarray, index: np.ndarray, values: np.ndarray, axis: int) -> None:
-    """target[..., index[...], ...] += values along `axis`, summing repeated indices."""
-    axis = axis % target.ndim
-    grids = list(np.indices(index.shape, sparse=True))
-    grids[axis] = index
-    np.add.at(target, tuple(grids), values)
 
 
 # ---------------------------------------------------------------- functions

@@ -9,15 +9,15 @@ one feature vector, for RL policies over grid cells or object sets).
 Shape letters: B batch, T tokens, C = dim (model width), H heads,
 hd = head_dim = C // H, V vocabulary size.
 
-The attention core, layer norm, RMS norm, GELU and the embedding lookup are
-fused ops with hand-written backward (nets/attention_fused.py), each checked in
-the tests against the same computation composed from primitive Tensor ops.
+The attention core, layer norm, RMS norm and the embedding lookup are the
+functions of nets/functional.py: fused kernels on the fast path, compositions of
+Tensor primitives on the reading path (nets/kernels.py has the switch).
 
 Inference without a graph: under `no_grad` (and with dropout off), TinyGPT and
-AttentionEncoder run `_forward_array`, the same math on plain arrays with the
+AttentionEncoder run `_forward_array`, the ops/ forwards on plain arrays with the
 tokens as rows of one (B * T, C) matrix. It skips the Tensor bookkeeping that
 dominates a batch-1 forward (2x faster for a policy's 16-token context). The
-tests check it against `forward`.
+tests check it against `forward`; the reading path runs `forward` instead.
 
 Initialization: Linear weights N(0, gain^2 / fan_in) with gain 1 (LeCun normal),
 biases 0, embeddings N(0, 1) (PyTorch's nn.Embedding); as in GPT-2, the two
@@ -37,10 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import functional as F
-from . import init
+from . import init, kernels, ops
 from .distributions import Categorical
-from .attention_fused import (attention, attention_weights, embedding, gelu, gelu_parts, layer_norm, normalize,
-                              rms_norm, rms_normalize)
 from .module import Dropout, Linear, Module, Parameter
 from .tensor import DEFAULT_DTYPE, Tensor, concat, is_grad_enabled, no_grad
 
@@ -69,10 +67,10 @@ class Embedding(Module):
         self.weight = Parameter(rng.normal(0.0, std, (vocab_size, dim)), dtype=dtype)
 
     def forward(self, ids) -> Tensor:
-        return embedding(self._check_ids(ids), self.weight)
+        return F.embedding(self._check_ids(ids), self.weight)
 
     def _forward_array(self, ids) -> np.ndarray:
-        return self.weight.data[self._check_ids(ids)]
+        return ops.indexing.embedding(self.weight.data, self._check_ids(ids))[0]
 
     def _check_ids(self, ids) -> np.ndarray:
         ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
@@ -154,13 +152,10 @@ class LayerNorm(Module):
         x = x if isinstance(x, Tensor) else Tensor(x, dtype=self.weight.dtype)
         if x.shape[-1] != self.dim:
             raise ValueError(f"LayerNorm({self.dim}) got input with last dimension {x.shape[-1]} (shape {x.shape})")
-        return layer_norm(x, self.weight, self.bias, self.eps)
+        return F.layer_norm(x, self.weight, self.bias, self.eps)
 
     def _forward_array(self, x: np.ndarray) -> np.ndarray:
-        y = normalize(x, self.eps)[0]
-        y *= self.weight.data
-        y += self.bias.data
-        return y
+        return ops.norms.layer_norm(x, self.weight.data, self.bias.data, self.eps)[0]
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}"
@@ -177,12 +172,10 @@ class RMSNorm(Module):
         x = x if isinstance(x, Tensor) else Tensor(x, dtype=self.weight.dtype)
         if x.shape[-1] != self.dim:
             raise ValueError(f"RMSNorm({self.dim}) got input with last dimension {x.shape[-1]} (shape {x.shape})")
-        return rms_norm(x, self.weight, self.eps)
+        return F.rms_norm(x, self.weight, self.eps)
 
     def _forward_array(self, x: np.ndarray) -> np.ndarray:
-        y = rms_normalize(x, self.eps)[0]
-        y *= self.weight.data
-        return y
+        return ops.norms.rms_norm(x, self.weight.data, self.eps)[0]
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}"
@@ -246,7 +239,7 @@ class SelfAttention(Module):
         B, T, _ = x.shape
         qkv = self.qkv(x).reshape(B, T, 3, self.head_dim)   # (B, T, 3, head_dim)
         qkv = qkv.permute(2, 0, 1, 3)                        # (3, B, T, head_dim): q, k, v
-        y, self.last_attention = attention(qkv, attention_mask(T, self.causal, key_mask, B), key_mask is None)
+        y, self.last_attention = F.attention(qkv, attention_mask(T, self.causal, key_mask, B), key_mask is None)
         return y                                             # (B, T, head_dim)
 
     def extra_repr(self) -> str:
@@ -277,7 +270,7 @@ class MultiHeadAttention(Module):
         H, hd = self.n_heads, self.head_dim
         qkv = self.qkv(x).reshape(B, T, 3, H, hd)          # (B, T, 3, heads, head_dim)
         qkv = qkv.permute(2, 0, 3, 1, 4)                    # (3, B, heads, T, head_dim)
-        y, self.last_attention = attention(qkv, self._mask(T, key_mask, B), key_mask is None)  # (B, heads, T, hd)
+        y, self.last_attention = F.attention(qkv, self._mask(T, key_mask, B), key_mask is None)  # (B, heads, T, hd)
         y = y.permute(0, 2, 1, 3).reshape(B, T, C)          # (B, T, heads, head_dim) -> (B, T, C)
         return self.proj(y)
 
@@ -291,7 +284,7 @@ class MultiHeadAttention(Module):
         if last_only:
             q = q[:, :, -1:]                                 # (B, heads, 1, head_dim)
             mask = None if mask is None else mask[..., -1:, :]
-        self.last_attention = attention_weights(q, k, mask, key_mask is None)
+        self.last_attention = ops.attention.attention_weights(q, k, mask, key_mask is None)
         y = (self.last_attention @ v).transpose(0, 2, 1, 3).reshape(-1, rows.shape[1])
         return self.proj._forward_array(y)
 
@@ -316,10 +309,11 @@ class FeedForward(Module):
         self.proj = _linear(hidden, dim, gain if out_gain is None else out_gain, rng, dtype, bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj(gelu(self.fc(x)))
+        return self.proj(self.fc(x).gelu())
 
     def _forward_array(self, x: np.ndarray) -> np.ndarray:
-        return self.proj._forward_array(gelu_parts(self.fc._forward_array(x))[0])
+        h = self.fc._forward_array(x)
+        return self.proj._forward_array(ops.activations.gelu(h, out=h)[0])
 
 
 class TransformerBlock(Module):
@@ -446,7 +440,7 @@ class TinyGPT(Module):
         if ids.shape[1] > self.config.context:
             raise ValueError(f"sequence of {ids.shape[1]} tokens exceeds the context of {self.config.context}; "
                              "crop it to the last `context` tokens")
-        if not is_grad_enabled() and not (self.training and self.config.dropout):
+        if not is_grad_enabled() and not (self.training and self.config.dropout) and kernels.fused_enabled():
             return Tensor(self._forward_array(ids, last_only))
         x = self.dropout(self.position_embedding(self.token_embedding(ids)))  # (B, T, C)
         for block in self.blocks:
@@ -545,7 +539,7 @@ class AttentionEncoder(Module):
         B = x.shape[0]
         if key_mask is not None:
             key_mask = _check_key_mask(key_mask, B, self.n_tokens)
-        if not is_grad_enabled():
+        if not is_grad_enabled() and kernels.fused_enabled():
             return Tensor(self._forward_array(x.data, key_mask))
         h = self.embed(x)                                             # (B, T, C)
         if self.cls_token is not None:

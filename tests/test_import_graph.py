@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Package name -> source folder (pyproject.toml's package-dir).
 PACKAGES = {"rl_scratch": ROOT / "rl_scratch", "rl_scratch.tune": ROOT / "rl_scratch" / "tune",
             "rl_scratch.envs": ROOT / "envs",
-            "rl_scratch.agents": ROOT / "agents", "rl_scratch.nets": ROOT / "nets"}
+            "rl_scratch.agents": ROOT / "agents", "rl_scratch.nets": ROOT / "nets",
+            "rl_scratch.nets.ops": ROOT / "nets" / "ops"}
 
 
 def modules() -> dict[str, Path]:

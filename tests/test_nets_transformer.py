@@ -8,7 +8,7 @@ import pytest
 from conftest import import_torch
 
 from rl_scratch.nets import Adam, Tensor, gradcheck, no_grad
-from rl_scratch.nets import attention_fused as fused
+from rl_scratch.nets import F, kernels
 from rl_scratch.nets.transformer import (
     AttentionEncoder, Embedding, FeedForward, GPTConfig, LayerNorm, LearnedPositionalEmbedding, MultiHeadAttention,
     RMSNorm, SelfAttention, SinusoidalPositionalEncoding, TinyGPT, TransformerBlock, attention_mask, causal_mask,
@@ -59,26 +59,25 @@ def test_fused_attention_matches_composition(mask_kind):
     if mask is not None and mask.ndim == 3:
         mask = mask[:, None]
     qkv = leaf(g.normal(size=(3, B, H, T, hd)))
-    out_fused, weights_fused = fused.attention(qkv, mask)
-    out_composed, weights_composed = fused.attention_composed(qkv, mask)
+    out_fused, weights_fused = kernels.attention(qkv, mask)
+    out_composed, weights_composed = F.attention_composed(qkv, mask)
     np.testing.assert_allclose(out_fused.data, out_composed.data, atol=1e-12)
     np.testing.assert_allclose(weights_fused, weights_composed, atol=1e-12)
-    [grad_fused] = grads_of(lambda t: fused.attention(t, mask)[0], [qkv])
-    [grad_composed] = grads_of(lambda t: fused.attention_composed(t, mask)[0], [qkv])
+    [grad_fused] = grads_of(lambda t: kernels.attention(t, mask)[0], [qkv])
+    [grad_composed] = grads_of(lambda t: F.attention_composed(t, mask)[0], [qkv])
     np.testing.assert_allclose(grad_fused, grad_composed, atol=1e-12)
-    gradcheck(lambda t: fused.attention(t, mask)[0], [qkv])
+    gradcheck(lambda t: kernels.attention(t, mask)[0], [qkv])
 
 
-def test_fused_norms_gelu_embedding_match_compositions():
+def test_fused_norms_and_embedding_match_compositions():
     g = rng(2)
     x, weight, bias = leaf(g.normal(size=(2, 3, 6)) * 3 + 1), leaf(g.normal(size=6)), leaf(g.normal(size=6))
     pairs = [
-        (lambda *t: fused.layer_norm(*t, 1e-5), lambda *t: fused.layer_norm_composed(*t, 1e-5), [x, weight, bias]),
-        (lambda *t: fused.rms_norm(*t, 1e-5), lambda *t: fused.rms_norm_composed(*t, 1e-5), [x, weight]),
-        (fused.gelu, fused.gelu_composed, [x]),
+        (lambda *t: kernels.layer_norm(*t, 1e-5), lambda *t: F.layer_norm_composed(*t, 1e-5), [x, weight, bias]),
+        (lambda *t: kernels.rms_norm(*t, 1e-5), lambda *t: F.rms_norm_composed(*t, 1e-5), [x, weight]),
     ]
     table, ids = leaf(g.normal(size=(7, 6))), np.array([[0, 3, 3], [6, 0, 3]])  # repeated ids must add up
-    pairs.append((lambda t: fused.embedding(ids, t), lambda t: fused.embedding_composed(ids, t), [table]))
+    pairs.append((lambda t: kernels.embedding(ids, t), lambda t: F.embedding_composed(ids, t), [table]))
     for fused_fn, composed_fn, inputs in pairs:
         np.testing.assert_allclose(fused_fn(*inputs).data, composed_fn(*inputs).data, atol=1e-12)
         for a, b in zip(grads_of(fused_fn, inputs), grads_of(composed_fn, inputs)):
@@ -88,7 +87,7 @@ def test_fused_norms_gelu_embedding_match_compositions():
 
 def test_gelu_is_finite_for_large_inputs():
     x = Tensor(np.array([-1e4, -100.0, 0.0, 100.0, 1e4], dtype=np.float32), requires_grad=True)
-    y = fused.gelu(x)
+    y = x.gelu()
     y.sum().backward()
     np.testing.assert_allclose(y.data, [0, 0, 0, 100, 1e4])
     np.testing.assert_allclose(x.grad, [0, 0, 0.5, 1, 1])
