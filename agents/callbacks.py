@@ -177,18 +177,21 @@ class ProgressBar:
     def __init__(self, disable: bool | None = None, file=None):
         self.disable, self.file = disable, file
         self.bar = None
-        self.start = 0
+        self.start = self.shown = self.total = 0
 
     def init(self, agent, total_steps: int) -> None:
         from tqdm import tqdm
 
-        self.start = agent.steps
+        self.start, self.shown, self.total = agent.steps, 0, total_steps
         self.bar = tqdm(total=total_steps, unit="step", disable=self.disable, dynamic_ncols=True, file=self.file)
 
     def __call__(self, record: dict) -> bool:
-        self.bar.update(record["step"] - self.start - self.bar.n)
+        # our own count of steps shown: a disabled bar of older tqdm (4.17) has no `n`
+        done = record["step"] - self.start
+        self.bar.update(done - self.shown)
+        self.shown = done
         self.bar.set_postfix_str(f"return {record['return']:.3g}", refresh=False)
-        if self.bar.n >= self.bar.total:
+        if done >= self.total:
             self.bar.close()
         return True
 

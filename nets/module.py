@@ -8,6 +8,7 @@ paths (`layers.0.weight`), the keys of `state_dict()` and of saved `.npz` files.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 import zipfile
@@ -179,8 +180,12 @@ os.umask(_UMASK)
 
 def save_arrays(path, arrays: dict) -> None:
     """Write arrays to an `.npz` atomically."""
+    # Made in memory first, so a full disk fails in one plain write: inside np.savez it fails in
+    # zipfile, whose __del__ on NumPy 1.x then prints a second, ignored error.
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
     with atomic_open(path) as f:
-        np.savez(f, **arrays)
+        f.write(buffer.getbuffer())
 
 
 def load_arrays(path) -> dict:
