@@ -209,10 +209,10 @@ def run_cell(cell: Cell) -> dict:
             return {"cell": cell, "error": f"exit {code}: " + " | ".join(tail)}
         shutil.move(str(log_path), cell.folder / LOG_FILE)
         runs.atomic_write_json(cell.folder / CELL_FILE, {"argv": list(cell.argv)})
-    return {"cell": cell, "reused": reused, **read_result(cell.folder)}
+    return {"cell": cell, "reused": reused, **read_cell_outcome(cell.folder)}
 
 
-def read_result(folder: Path) -> dict:
+def read_cell_outcome(folder: Path) -> dict:
     """The final numbers of one run folder."""
     summary = runs.read_json(folder / runs.SUMMARY_FILE)
     final = summary.get("final") or {}
