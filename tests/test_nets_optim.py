@@ -254,6 +254,18 @@ def test_a_gradient_is_an_array_the_user_may_keep():
         np.testing.assert_array_equal(g, want)
 
 
+def test_each_parameter_is_a_view_of_the_optimizers_flat_vector():
+    net = MLP([3, 4, 2], rng=np.random.default_rng(0))
+    before = [p.data.copy() for p in net.parameters()]
+    flat = Adam(net.parameters()).flat
+    for p, start, where in zip(net.parameters(), before, flat.slices):
+        np.testing.assert_array_equal(p.data, start)  # linking keeps the values
+        assert np.shares_memory(p.data, flat.data) and p.data.size == where.stop - where.start
+    flat.data[...] = np.arange(flat.data.size)
+    np.testing.assert_array_equal(np.concatenate([p.data.ravel() for p in net.parameters()]),
+                                  np.arange(flat.data.size))
+
+
 def test_optimizer_follows_a_replaced_data_array():
     layer = Linear(2, 2, dtype=np.float64)
     optimizer = SGD(layer.parameters(), lr=0.5)
