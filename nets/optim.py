@@ -86,19 +86,21 @@ class Optimizer:
         if all(grad is not None for grad in grads):
             self.param_steps += 1
             steps = self.param_steps
-            if steps[0] == steps[-1] and (len(steps) < 3 or (steps == steps[0]).all()):
-                self._update_range(slice(0, self.flat.data.size), self.flat.gather_grads(), int(steps[0]))
+            if self.flat.data.size <= self.CHUNK and (steps == steps[0]).all():
+                # A small network: gathered into one flat gradient, its update is a dozen vector ops
+                # in all, where one update per parameter would pay Python's overhead per parameter.
+                self._update(slice(0, self.flat.data.size), self.flat.gather_grads(), int(steps[0]), self._scratch)
                 return
         else:
             for i, grad in enumerate(grads):
                 if grad is not None:
                     self.param_steps[i] += 1
         for i, (grad, where) in enumerate(zip(grads, self.flat.slices)):
-            if grad is not None:
+            if grad is not None:  # straight from `.grad`: a large network's gradients are not copied
                 self._update_range(where, grad.ravel().astype(self.flat.data.dtype, copy=False), int(self.param_steps[i]))
 
     def _update_range(self, where: slice, grad: np.ndarray, step: int) -> None:
-        """Update the flat parameters `where` from `grad` (their gradient, flat), CHUNK elements at a time."""
+        """Update the flat parameters `where` from `grad` (one parameter's gradient, flat), CHUNK elements at a time."""
         for start in range(where.start, where.stop, self.CHUNK):
             stop = min(start + self.CHUNK, where.stop)
             self._update(slice(start, stop), grad[start - where.start:stop - where.start], step,
