@@ -3,8 +3,9 @@
 As in torch.optim, a parameter whose `.grad` is None is skipped that step, and
 each parameter keeps its own step count (`param_steps`): Adam's bias correction
 and SGD's first momentum step follow the steps that parameter actually took.
-An optimizer's parameters live in one `FlatParameters` vector (below), so an
-update is a handful of vector ops however many layers the network has.
+An optimizer's parameters live in one `FlatParameters` vector (below), so a small
+network's update is a dozen vector ops however many layers it has; a large one's
+runs parameter by parameter, a cache-sized chunk at a time.
 """
 
 from __future__ import annotations
