@@ -76,7 +76,7 @@ print(f"loss before the step {loss.item():.4f}, after {after:.4f}")
 # training loss against epochs and against wall-clock time.
 
 # %%
-EPOCHS = 20 if QUICK else 150
+EPOCHS = 20 if QUICK else 100
 SEEDS = (0, 1) if QUICK else (0, 1, 2)
 REGIMES = {"SGD (batch 1)": (1, 0.01), "mini-batch 16": (16, 0.1), "full batch 120": (120, 0.5)}
 
@@ -202,7 +202,7 @@ def seconds_per_step(step, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-scalar_seconds = seconds_per_step(scalar_step, 1 if QUICK else 5)
+scalar_seconds = seconds_per_step(scalar_step, 1 if QUICK else 3)
 tensor_seconds = seconds_per_step(tensor_step, 100 if QUICK else 1000)
 speedup = scalar_seconds / tensor_seconds
 print(f"one full-batch step on 120 flowers: Value MLP {1000 * scalar_seconds:.1f} ms, "
