@@ -308,13 +308,18 @@ def _new_figure():
 
 def _save_figure(fig, ax, path, title: str, legend_loc: str) -> None:
     """Title, grid and legend, then an atomic PNG write; the figure is closed either way."""
-    import matplotlib.pyplot as plt
-
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc=legend_loc, fontsize=8)
     fig.tight_layout()
+    save_png(fig, path)
+
+
+def save_png(fig, path) -> None:
+    """Write a matplotlib figure as a PNG atomically (a reader never sees half a file); closes it either way."""
+    import matplotlib.pyplot as plt
+
     try:
         with atomic_open(path) as f:
             fig.savefig(f, format="png")
