@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from operator import index as _as_index
 from typing import Any, Sequence
 
 import numpy as np
@@ -12,6 +11,7 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from rl_scratch.envs import _render
+from rl_scratch.envs._checks import check_render_mode, discrete_action
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 ACTION_NAMES = ("up", "right", "down", "left")
@@ -327,10 +327,7 @@ class GridWorld(gym.Env):
         wall_prob: float = 0.2,
         pit_prob: float = 0.05,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']} or None"
-            )
+        check_render_mode(render_mode, self.metadata)
         if obs_mode not in OBS_MODES:
             raise ValueError(f"unknown obs_mode {obs_mode!r}; choose from {list(OBS_MODES)}")
         if not 0.0 <= slip_prob <= 1.0:
@@ -515,12 +512,7 @@ class GridWorld(gym.Env):
         return (s if self.obs_mode == "index" else self._obs(s)), {"prob": 1.0}
 
     def step(self, action):
-        try:
-            a = _as_index(action)
-        except TypeError:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, 3]") from None
-        if not 0 <= a <= 3:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, 3]")
+        a = discrete_action(action, 4, names=ACTION_NAMES)
         s = self._s
         d = a
         if self.slip_prob:

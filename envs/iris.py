@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib import resources
-from operator import index as _as_index
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from gymnasium import spaces
 
 from rl_scratch.envs import _render
 from rl_scratch.envs._single_step import next_example
+from rl_scratch.envs._checks import check_render_mode, discrete_action
 
 FEATURE_NAMES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
 SPLITS = ("train", "test")
@@ -137,10 +137,7 @@ class Iris(gym.Env):
         test_fraction: float = 0.2,
         split_seed: int = 0,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']} or None"
-            )
+        check_render_mode(render_mode, self.metadata)
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
         if not 0.0 < test_fraction < 1.0:
@@ -195,12 +192,7 @@ class Iris(gym.Env):
         if self._index is None:
             raise RuntimeError("call reset() before step()")
         n_classes = len(self.class_names)
-        try:
-            a = _as_index(action)
-        except TypeError:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, {n_classes - 1}]") from None
-        if not 0 <= a < n_classes:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, {n_classes - 1}]")
+        a = discrete_action(action, n_classes)
         i = self._index
         label = int(self._y[self.split][i])
         self.last_action = a

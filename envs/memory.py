@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from operator import index as _as_index
 from typing import Any
 
 import numpy as np
 import gymnasium as gym
 from gymnasium import spaces
+
+from rl_scratch.envs._checks import check_render_mode, discrete_action
 
 RIGHT, UP, DOWN, LEFT = 0, 1, 2, 3
 ACTION_NAMES = ("right", "up", "down", "left")
@@ -96,9 +97,7 @@ class CueCorridor(gym.Env):
 
     def __init__(self, render_mode: str | None = None, length: int = 4, step_reward: float = -0.01,
                  goal_reward: float = 1.0, wrong_reward: float = -1.0):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']} "
-                             "or None")
+        check_render_mode(render_mode, self.metadata)
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
             raise ValueError(f"length must be an int >= 2 (start and junction), got {length!r}")
         self.render_mode = render_mode
@@ -174,12 +173,7 @@ class CueCorridor(gym.Env):
         return self._obs(True), {"cue": self._cue}
 
     def step(self, action):
-        try:
-            a = _as_index(action)
-        except TypeError:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, 3]") from None
-        if not 0 <= a <= 3:
-            raise ValueError(f"invalid action {a}: expected an int in [0, 3] ({', '.join(ACTION_NAMES)})")
+        a = discrete_action(action, 4, names=ACTION_NAMES)
         if self._done:
             return self._obs(False), 0.0, True, False, {"cue": self._cue}
         self._position, reward, self._done = self._move(self._position, self._cue, a)

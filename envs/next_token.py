@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from importlib import resources
-from operator import index as _as_index
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from gymnasium import spaces
 
 from rl_scratch.envs import _render
 from rl_scratch.envs._single_step import next_example
+from rl_scratch.envs._checks import check_render_mode, discrete_action
 
 SPLITS = ("train", "val")
 VAL_FRACTION = 0.1
@@ -187,10 +187,7 @@ class NextToken(gym.Env):
         context: int = 32,
         split: str = "train",
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']} or None"
-            )
+        check_render_mode(render_mode, self.metadata)
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
         if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 1:
@@ -256,12 +253,7 @@ class NextToken(gym.Env):
         if self._t is None:
             raise RuntimeError("call reset() before step()")
         vocab = self.tokenizer.vocab_size
-        try:
-            a = _as_index(action)
-        except TypeError:
-            raise ValueError(f"invalid action {action!r}: expected a token id in [0, {vocab - 1}]") from None
-        if not 0 <= a < vocab:
-            raise ValueError(f"invalid action {action!r}: expected a token id in [0, {vocab - 1}]")
+        a = discrete_action(action, vocab, what="a token id")
         t = self._t
         label = int(self.tokens[t])
         self.last_action = a

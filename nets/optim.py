@@ -22,6 +22,18 @@ import numpy as np
 
 
 class Optimizer:
+    """Base of the optimizers: holds the parameters in one flat buffer and counts steps per parameter.
+
+    Subclasses define `_update`; a parameter with no gradient is skipped at that step (its
+    step count stays, as in torch.optim).
+
+        >>> from rl_scratch.nets import SGD, Parameter
+        >>> a, b = Parameter(np.ones(2)), Parameter(np.ones(3))
+        >>> opt = SGD([a, b], lr=0.5)
+        >>> a.grad = np.ones(2); opt.step()  # b got no gradient
+        >>> a.data.tolist(), b.data.tolist(), opt.param_steps.tolist()
+        ([0.5, 0.5], [1.0, 1.0, 1.0], [1, 0])
+    """
     def __init__(self, params, lr: float):
         self.params = list(params)
         if not self.params:
@@ -55,10 +67,24 @@ class Optimizer:
         return True
 
     def zero_grad(self) -> None:
+        """Forget the gradients of the parameters, before the next backward.
+
+            >>> from rl_scratch.nets import SGD, Parameter
+            >>> w = Parameter(np.ones(1)); w.grad = np.ones(1)
+            >>> SGD([w]).zero_grad(); w.grad is None
+            True
+        """
         for p in self.params:
             p.grad = None
 
     def step(self) -> None:
+        """Update every parameter that has a gradient, once.
+
+            >>> from rl_scratch.nets import SGD, Parameter
+            >>> w = Parameter(np.array([2.0])); w.grad = np.array([1.0])
+            >>> SGD([w], lr=0.5).step(); w.item()
+            1.5
+        """
         self.steps += 1
         if not self._linked():
             self._relink()
@@ -95,12 +121,26 @@ class Optimizer:
 
     # ----------------------------------------------------------- persistence
     def state_dict(self) -> dict:
+        """Step counts, learning rate and moment buffers as plain arrays (for checkpoints).
+
+            >>> from rl_scratch.nets import Adam, Parameter
+            >>> sorted(Adam([Parameter(np.ones(2))]).state_dict())
+            ['lr', 'm', 'param_steps', 'steps', 'v']
+        """
         state = {"steps": np.array(self.steps), "param_steps": self.param_steps.copy(), "lr": np.array(self.lr)}
         state.update({k: v.copy() for k, v in self._state_arrays().items()})
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a state_dict(); one saved before per-parameter step counts existed gets `steps` for each."""
+        """Restore a state_dict(); one saved before per-parameter step counts existed gets `steps` for each.
+
+            >>> from rl_scratch.nets import Adam, Parameter
+            >>> w = Parameter(np.ones(2)); w.grad = np.ones(2)
+            >>> opt = Adam([w]); opt.step()
+            >>> again = Adam([Parameter(np.ones(2))]); again.load_state_dict(opt.state_dict())
+            >>> again.steps, np.array_equal(again.m, opt.m)
+            (1, True)
+        """
         expected = set(self._state_arrays()) | {"steps", "param_steps", "lr"}
         if set(state) | {"param_steps"} != expected:
             raise ValueError(f"{type(self).__name__} state has keys {sorted(state)}, expected {sorted(expected)}")
@@ -119,7 +159,16 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """p -= lr * (g + wd * p), with heavy-ball momentum: b = mu * b + (g + wd * p); p -= lr * b."""
+    """p -= lr * (g + wd * p), with heavy-ball momentum: b = mu * b + (g + wd * p); p -= lr * b.
+
+        >>> from rl_scratch.nets import SGD, Parameter
+        >>> w = Parameter(np.array([1.0]))
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> for _ in range(2):
+        ...     opt.zero_grad(); (w * w).sum().backward(); opt.step()  # d(w^2)/dw = 2w
+        >>> round(w.item(), 4)  # 1 - 0.2 = 0.8, then 0.8 - 0.1 * (0.9 * 2 + 1.6)
+        0.46
+    """
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False):
@@ -150,7 +199,21 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-    p -= lr * m_hat / (sqrt(v_hat) + eps). `weight_decay` adds wd * p to g (L2, as torch.optim.Adam)."""
+    p -= lr * m_hat / (sqrt(v_hat) + eps). `weight_decay` adds wd * p to g (L2, as torch.optim.Adam).
+
+        >>> from rl_scratch.nets import F, MLP, Adam, Tensor
+        >>> rng = np.random.default_rng(0)
+        >>> x, y = rng.normal(size=(32, 4)).astype(np.float32), rng.integers(0, 3, size=32)
+        >>> net = MLP([4, 16, 3], rng=rng)
+        >>> opt = Adam(net.parameters(), lr=1e-2)
+        >>> losses = []
+        >>> for _ in range(50):
+        ...     loss = F.cross_entropy(net(Tensor(x)), y)
+        ...     opt.zero_grad(); loss.backward(); opt.step()
+        ...     losses.append(loss.item())
+        >>> losses[-1] < 0.5 * losses[0]  # it fits the batch
+        True
+    """
 
     decoupled = False
 
@@ -185,7 +248,15 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter): p -= lr * wd * p before the Adam step."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter): p -= lr * wd * p before the Adam step.
+
+        >>> from rl_scratch.nets import AdamW, Parameter
+        >>> w = Parameter(np.array([1.0]))
+        >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> w.grad = np.zeros(1); opt.step()  # no gradient: only the decay acts
+        >>> w.item()
+        0.95
+    """
 
     decoupled = True
 
@@ -194,7 +265,14 @@ class AdamW(Adam):
 
 
 def clip_grad_norm(params, max_norm: float) -> float:
-    """Scale gradients so their global L2 norm is at most `max_norm`; returns the norm before clipping."""
+    """Scale gradients so their global L2 norm is at most `max_norm`; returns the norm before clipping.
+
+        >>> from rl_scratch.nets import Parameter, clip_grad_norm
+        >>> w = Parameter(np.zeros(2))
+        >>> w.grad = np.array([3.0, 4.0])
+        >>> clip_grad_norm([w], max_norm=1.0), w.grad.round(3).tolist()
+        (5.0, [0.6, 0.8])
+    """
     params = list(params)  # read twice below: a generator would be spent after the norm
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:

@@ -81,8 +81,7 @@ def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
     it works for every obs_mode. Non-floor cells get value 0 and action 0 (not drawn).
     """
     base = env.unwrapped
-    floor = np.flatnonzero(np.isin(base.grid.ravel(), ["S", "."]))
-    observations = [env.reset(options={"state": int(s)})[0] for s in floor]
+    floor, observations = floor_observations(env)
     policy = np.zeros(base.n_states, dtype=np.int64)
     policy[floor] = [agent.act(obs, deterministic=True) for obs in observations]
     floor_values = agent.state_values(observations)
@@ -91,6 +90,12 @@ def grid_values_and_policy(agent, env) -> tuple[np.ndarray | None, np.ndarray]:
     values = np.zeros(base.n_states)
     values[floor] = floor_values
     return values, policy
+
+
+def floor_observations(env) -> tuple[np.ndarray, list]:
+    """(floor states, the observation of each) of a GridWorld, from `reset(options={"state": s})`."""
+    floor = np.flatnonzero(np.isin(env.unwrapped.grid.ravel(), ["S", "."]))
+    return floor, [env.reset(options={"state": int(s)})[0] for s in floor]
 
 
 # ------------------------------------------------------------- loading
