@@ -21,7 +21,13 @@ DEFAULT_CORPUS = "default_corpus.txt"
 
 
 class CharTokenizer:
-    """Characters <-> integer ids; the vocabulary is the sorted set of a text's characters."""
+    """Characters <-> integer ids; the vocabulary is the sorted set of a text's characters.
+
+        >>> from rl_scratch.envs import CharTokenizer
+        >>> tokenizer = CharTokenizer("hello world")
+        >>> tokenizer, tokenizer.chars[:3]
+        (CharTokenizer(vocab_size=8), (' ', 'd', 'e'))
+    """
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text:
@@ -42,7 +48,16 @@ class CharTokenizer:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
 
     def encode(self, text: str) -> np.ndarray:
-        """Ids of `text`'s characters, int64 of shape (len(text),)."""
+        """Ids of `text`'s characters, int64 of shape (len(text),); unknown characters are named in the error.
+
+            >>> tokenizer = CharTokenizer("hello world")
+            >>> tokenizer.encode("low").tolist()
+            [4, 5, 7]
+            >>> tokenizer.encode("Low")
+            Traceback (most recent call last):
+            ...
+            ValueError: 1 character not in the tokenizer's vocabulary: 'L' (first at position 0); ...
+        """
         if not isinstance(text, str):
             raise TypeError(f"encode expects a str, got {type(text).__name__}")
         codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
@@ -60,7 +75,12 @@ class CharTokenizer:
         return ids
 
     def decode(self, ids) -> str:
-        """The text of a sequence of ids."""
+        """The text of a sequence of ids.
+
+            >>> tokenizer = CharTokenizer("hello world")
+            >>> tokenizer.decode(tokenizer.encode("hold"))
+            'hold'
+        """
         ids = np.asarray(ids)
         if ids.size == 0:
             return ""
@@ -133,6 +153,15 @@ class NextToken(gym.Env):
     Supervised learners can take a split's tokens at once:
     `env.unwrapped.dataset("train")` (int64 array); `env.unwrapped.tokenizer`
     encodes and decodes.
+
+        >>> import gymnasium as gym
+        >>> import rl_scratch
+        >>> env = gym.make("rl_scratch/NextToken-v0", context=8)
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.shape, env.unwrapped.tokenizer.vocab_size
+        ((8,), 54)
+        >>> env.step(info["label"])[1:3]  # the right next character: reward 1, the episode ends
+        (1.0, True)
 
     ## Action Space
     `Discrete(vocab_size)`:
@@ -226,7 +255,13 @@ class NextToken(gym.Env):
         self._window = None
 
     def dataset(self, split: str | None = None) -> np.ndarray:
-        """The encoded tokens of a split (default: this env's), int64."""
+        """The encoded tokens of a split (default: this env's), int64.
+
+            >>> env = NextToken()
+            >>> train, valid = env.dataset("train"), env.dataset("val")
+            >>> round(len(train) / (len(train) + len(valid)), 2), env.tokenizer.decode(train[:9])
+            (0.9, 'THE SMALL')
+        """
         split = self.split if split is None else split
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
@@ -262,11 +297,24 @@ class NextToken(gym.Env):
         return self.tokens[t - self.context : t].copy(), float(a == label), True, False, {"label": label, "position": t}
 
     def get_state(self) -> dict:
-        """The example being served and the evaluation cursor, as plain values (np_random aside); see `set_state`."""
+        """The example being served and the evaluation cursor, as plain values (np_random aside); see `set_state`.
+
+            >>> env = NextToken()
+            >>> _, info = env.reset(seed=0)
+            >>> env.get_state()["t"] == info["position"]
+            True
+        """
         return {"cursor": self._cursor, "t": self._t, "last_action": self.last_action}
 
     def set_state(self, state: dict) -> None:
-        """Continue where `get_state` was taken (on an env made with the same arguments)."""
+        """Continue where `get_state` was taken (on an env made with the same arguments).
+
+            >>> env, copy = NextToken(), NextToken()
+            >>> _ = env.reset(seed=0); _ = copy.reset(seed=1)
+            >>> copy.set_state(env.get_state())
+            >>> copy.step(0)[4] == env.step(0)[4]  # the same position in the text
+            True
+        """
         self._cursor, self._t, self.last_action = int(state["cursor"]), state["t"], state["last_action"]
 
     # ------------------------------------------------------------- rendering
