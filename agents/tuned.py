@@ -24,9 +24,10 @@ TUNED: dict[tuple[str, str], dict] = {
     # at x = -2.3, a few steps from the end, Q was still 99. The transitions that end at the
     # track's edge (0.5% of the buffer) have TD errors near 100, and the Huber loss (delta 1)
     # gives each the gradient of an error of 1, so the net hardly learns them; huber_delta=100
-    # keeps the loss quadratic over the whole range of returns. Seed 1 at 100k (`train --env CartPole-v1 --agent dqn --seed 1 --set ...`):
-    # zoo recipe 92, n_step=3 alone 134 (Q back below 100, still runs off the track), squared
-    # error alone 224, both 500 (every evaluation from 60k on >= 470). Also tried on seed 1-2,
+    # keeps the loss quadratic over the whole range of returns. Seed 1 at 100k
+    # (`train --env CartPole-v1 --agent dqn --seed 1 --set ...`): zoo recipe 92, n_step=3 alone
+    # 134 (Q back below 100, still runs off the track), squared error alone 224, both 500 (every
+    # evaluation from 60k on >= 470). Also tried on seed 1-2,
     # each still reaching 500 and losing it: gamma 0.98 (304/124), lr decayed to 10% (174/500),
     # epsilon_end 0.1 (83), tanh (unstable), target every 2048 steps (104: Q never reaches 40),
     # CleanRL-like slow updates (train_freq 4, lr 5e-4: 101 at 40k); the last session's lr

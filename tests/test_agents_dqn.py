@@ -99,4 +99,6 @@ def test_dqn_final_policy_balances_cartpole():
     env = make()
     agent = DQN(env.observation_space, env.action_space, DQN.Config(**TUNED[("dqn", "CartPole-v1")]), seed=0)
     agent.learn(make, 12_000)
-    assert evaluate(agent, env, episodes=5, seed=0)["mean_return"] >= 150  # seed 0 ends at 212 here (seed 1: 213); 150 leaves room for float-level changes
+    # Seed 0 ends at 212 here (seed 1: 213; the zoo recipe without 3-step squared targets: 162);
+    # 150 leaves room for float-level changes.
+    assert evaluate(agent, env, episodes=5, seed=0)["mean_return"] >= 150
