@@ -27,9 +27,9 @@ TUNED: dict[tuple[str, str], dict] = {
     # keeps the loss quadratic over the whole range of returns. Seed 1 at 100k
     # (`train --env CartPole-v1 --agent dqn --seed 1 --set ...`): zoo recipe 92, n_step=3 alone
     # 134 (Q back below 100, still runs off the track), squared error alone 224, both 500 (every
-    # evaluation from 60k on >= 470). Also tried on seed 1-2,
-    # each still reaching 500 and losing it: gamma 0.98 (304/124), lr decayed to 10% (174/500),
-    # epsilon_end 0.1 (83), tanh (unstable), target every 2048 steps (104: Q never reaches 40),
+    # evaluation from 60k on >= 470). Also tried (seed 1; seed 2 where two figures), none of them
+    # ending at 475 or more: gamma 0.98 (304/124), lr decayed to 10% (174),
+    # epsilon_end 0.1 (83), tanh (93-500 swings), target every 2048 steps (104: Q never reaches 40),
     # CleanRL-like slow updates (train_freq 4, lr 5e-4: 101 at 40k); the last session's lr
     # decay to 0 over 80k (318/75/500/500), Polyak targets (151/500), batch 128 (422/57).
     # Final policy at the 100k budget, seeds 1-5 (`train --env CartPole-v1 --agent dqn --seed S`,
