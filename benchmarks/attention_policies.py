@@ -11,7 +11,7 @@ grid    GridWorld-v0 with each agent's tuned entry and budget from the trainer's
         seeds end at the value-iteration optimum (0.93), the first step whose evaluation
         reached it, and env steps per second of training (evaluations excluded).
 memory  CueCorridor-v0 (the cue is shown on the first observation only): PPO with the MLP over
-        the current observation vs attention over the last 4 observations (history=4), each
+        the current observation vs attention over the last 6 observations (history=6), each
         with the trainer's entry and budget; the final greedy policy's mean return over 100
         episodes, against the optimum 0.97 and the best memoryless return -0.03.
 speed   env steps per second of training, attention over MLP, per agent on GridWorld: both
@@ -72,7 +72,7 @@ def train(env: str, agent: str, policy: str, seed: int, eval_every: int | None, 
     train_time = time.perf_counter() - start - eval_time
     final = evaluate(learner, eval_env, episodes=eval_episodes, seed=seed)["mean_return"]
     return {"env": env, "agent": agent, "policy": policy, "seed": seed, "steps": learner.steps, "final": final,
-            "curve": curve, "steps_per_s": learner.steps / train_time}
+            "curve": curve, "steps_per_s": learner.steps / train_time, "history": learner.config.history}
 
 
 def grid_job(args) -> dict:
@@ -125,9 +125,10 @@ def report_memory(results: list[dict]) -> None:
     env = CueCorridor()
     print(f"\nCueCorridor-v0, PPO: mean return of the final greedy policy over 100 episodes "
           f"(optimum {env.optimum:.2f}, best memoryless {env.memoryless_optimum:.2f})")
-    for policy, label in (("mlp", "mlp (current observation)"), ("attention", "attention, history=4")):
+    for policy in ("mlp", "attention"):
         runs = [r for r in results if r["policy"] == policy]
         if runs:
+            label = "mlp (current observation)" if policy == "mlp" else f"attention, history={runs[0]['history']}"
             print(f"{label:<28} median {median([r['final'] for r in runs]):6.3f}  per seed "
                   f"{[round(r['final'], 3) for r in runs]}  env steps/s {median([r['steps_per_s'] for r in runs]):,.0f}")
 
