@@ -3,6 +3,14 @@
 `import rl_scratch` registers the `rl_scratch/...` ids (see `registration.ENV_SPECS`).
 The classes load on first access, so importing this package stays cheap and
 never imports pygame.
+
+    >>> import gymnasium as gym
+    >>> import rl_scratch
+    >>> [env_id for env_id in ENV_SPECS if "GridWorld" not in env_id]
+    ['rl_scratch/CueCorridor-v0', 'rl_scratch/Iris-v0', 'rl_scratch/NextToken-v0']
+    >>> env = gym.make("rl_scratch/GridWorld-8x8-v0", obs_mode="coords")
+    >>> env.observation_space.shape, type(env.unwrapped).__name__
+    ((2,), 'GridWorld')
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from operator import index as _as_index
 from typing import Any, Sequence
 
 import numpy as np
@@ -12,6 +11,7 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from rl_scratch.envs import _render
+from rl_scratch.envs._checks import check_render_mode, discrete_action
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 ACTION_NAMES = ("up", "right", "down", "left")
@@ -172,6 +172,13 @@ def generate_map(
     Each other cell is independently a wall with probability `wall_prob`, a pit with
     `pit_prob`, else floor; draws are repeated until a path from S to G exists.
     `seed` is an int, a `numpy.random.Generator`, or None for fresh entropy.
+
+        >>> from rl_scratch.envs import GridWorld, generate_map
+        >>> desc = generate_map(6, seed=3)
+        >>> len(desc), desc[0][0], desc[-1][-1], desc == generate_map(6, seed=3)
+        (6, 'S', 'G', True)
+        >>> GridWorld(desc=desc).shortest_path_length is not None
+        True
     """
     rows, cols = (size, size) if np.isscalar(size) else size
     rows, cols = int(rows), int(cols)
@@ -236,6 +243,20 @@ class GridWorld(gym.Env):
     with probability `slip_prob / 2`. Moving into a wall or off the grid leaves
     the agent where it is. `transition_model()` gives the exact dynamics, for
     value iteration.
+
+        >>> import gymnasium as gym
+        >>> import rl_scratch  # registers the rl_scratch/... ids
+        >>> env = gym.make("rl_scratch/GridWorld-v0", obs_mode="onehot")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.shape, env.action_space, info
+        ((25,), Discrete(4), {'prob': 1.0})
+        >>> obs, reward, terminated, truncated, info = env.step(1)  # right
+        >>> reward, terminated, info["is_success"]
+        (-0.01, False, False)
+        >>> print(GridWorld(desc=["S.#", "..G"], render_mode="ansi").render())  # a custom map; A: the agent
+        A . #
+        . . G
+        <BLANKLINE>
 
     ## Action Space
     `Discrete(4)`:
@@ -327,10 +348,7 @@ class GridWorld(gym.Env):
         wall_prob: float = 0.2,
         pit_prob: float = 0.05,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']} or None"
-            )
+        check_render_mode(render_mode, self.metadata)
         if obs_mode not in OBS_MODES:
             raise ValueError(f"unknown obs_mode {obs_mode!r}; choose from {list(OBS_MODES)}")
         if not 0.0 <= slip_prob <= 1.0:
@@ -421,10 +439,14 @@ class GridWorld(gym.Env):
         self._slip_hi = 1.0 - self.slip_prob / 2
 
     def transition_model(self) -> list[list[list[tuple[float, int, float, bool]]]]:
-        """Exact dynamics: P[s][a] = [(prob, next_state, reward, terminated), ...].
+        """Exact dynamics: `P[s][a] = [(prob, next_state, reward, terminated), ...]`.
 
         Same layout as FrozenLake's `env.P`. Goal, pit and wall states are absorbing:
         every action gives [(1.0, s, 0.0, True)].
+
+            >>> P = GridWorld(slip_prob=0.2).transition_model()
+            >>> sorted(P[0][1])  # right from the start: slips up (a bump: stays) or down
+            [(0.1, 0, -0.01, False), (0.1, 5, -0.01, False), (0.8, 1, -0.01, False)]
         """
         P = []
         for s in range(self.n_states):
@@ -446,16 +468,30 @@ class GridWorld(gym.Env):
         return P
 
     def to_rowcol(self, state: int) -> tuple[int, int]:
-        """Cell (row, col) of a state index."""
+        """Cell (row, col) of a state index.
+
+            >>> GridWorld().to_rowcol(7)
+            (1, 2)
+        """
         return divmod(int(state), self.n_cols)
 
     def to_state(self, row: int, col: int) -> int:
-        """State index of cell (row, col)."""
+        """State index of cell (row, col).
+
+            >>> GridWorld().to_state(4, 4)  # the goal of the 5x5 map
+            24
+        """
         return int(row) * self.n_cols + int(col)
 
     @property
     def state(self) -> int:
-        """The agent's current cell index."""
+        """The agent's current cell index.
+
+            >>> env = GridWorld()
+            >>> _ = env.reset(seed=0); _ = env.step(2)  # down
+            >>> env.state
+            5
+        """
         return self._s
 
     # ------------------------------------------------------------ observations
@@ -515,12 +551,7 @@ class GridWorld(gym.Env):
         return (s if self.obs_mode == "index" else self._obs(s)), {"prob": 1.0}
 
     def step(self, action):
-        try:
-            a = _as_index(action)
-        except TypeError:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, 3]") from None
-        if not 0 <= a <= 3:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, 3]")
+        a = discrete_action(action, 4, names=ACTION_NAMES)
         s = self._s
         d = a
         if self.slip_prob:
@@ -545,11 +576,24 @@ class GridWorld(gym.Env):
         )
 
     def get_state(self) -> dict:
-        """The episode in progress as plain values (np_random aside), for checkpoints; see `set_state`."""
+        """The episode in progress as plain values (np_random aside), for checkpoints; see `set_state`.
+
+            >>> env = GridWorld()
+            >>> _ = env.reset(seed=0); _ = env.step(1)
+            >>> env.get_state()
+            {'s': 1, 'last_action': 1, 'last_reward': -0.01}
+        """
         return {"s": self._s, "last_action": self.last_action, "last_reward": self.last_reward}
 
     def set_state(self, state: dict) -> None:
-        """Continue the episode `get_state` described (on an env made with the same arguments)."""
+        """Continue the episode `get_state` described (on an env made with the same arguments).
+
+            >>> env, copy = GridWorld(), GridWorld()
+            >>> _ = env.reset(seed=0); _ = env.step(1); _ = copy.reset(seed=0)
+            >>> copy.set_state(env.get_state())
+            >>> copy.step(1)[0] == env.step(1)[0]
+            True
+        """
         s = int(state["s"])
         if not 0 <= s < self.n_states:
             raise ValueError(f"state['s'] must be in [0, {self.n_states}), got {s}")
@@ -562,6 +606,12 @@ class GridWorld(gym.Env):
         values: (n_states,) numbers, e.g. V(s) from value iteration; coloured
         red (lowest) to yellow to green (highest) over floor cells, and printed when
         cells are big enough. policy: (n_states,) action ints. None clears either.
+
+            >>> env = GridWorld(render_mode="rgb_array")
+            >>> _ = env.reset(seed=0)
+            >>> env.set_overlay(values=np.linspace(0, 1, 25), policy=np.full(25, 1))
+            >>> env.render().shape  # 5 x 5 cells of 64 pixels
+            (320, 320, 3)
         """
         if values is not None:
             values = np.asarray(values, dtype=np.float64)

@@ -48,10 +48,27 @@ class HistoryObservation(gym.ObservationWrapper):
         return np.append(spaces.flatten(self._inner, observation).astype(np.float32), np.float32(1.0))
 
     def reset(self, **kwargs):
+        """Reset the env and start an empty window (zeros), so no step of an earlier episode stays in it.
+
+            >>> import gymnasium as gym
+            >>> env = HistoryObservation(gym.make("CartPole-v1"), 2)
+            >>> _ = env.reset(seed=0); _ = env.step(0)
+            >>> obs, _ = env.reset(seed=1)
+            >>> obs[:, -1].tolist()  # the mask: one real row, after one padding row
+            [0.0, 1.0]
+        """
         observation, info = self.env.reset(**kwargs)
         self.window = np.zeros_like(self.window)
         return self.observation(observation), info
 
     def observation(self, observation) -> np.ndarray:
+        """Push one observation into the window (dropping the oldest row) and return the window.
+
+            >>> import gymnasium as gym
+            >>> env = HistoryObservation(gym.make("FrozenLake-v1"), 2)
+            >>> _ = env.reset(seed=0)
+            >>> env.observation(5)[:, [0, 5, -1]].tolist()  # rows: the start cell 0, then cell 5
+            [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]
+        """
         self.window = np.concatenate([self.window[1:], self._row(observation)[None]])  # (K, F), oldest first
         return self.window.copy()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib import resources
-from operator import index as _as_index
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from gymnasium import spaces
 
 from rl_scratch.envs import _render
 from rl_scratch.envs._single_step import next_example
+from rl_scratch.envs._checks import check_render_mode, discrete_action
 
 FEATURE_NAMES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
 SPLITS = ("train", "test")
@@ -78,6 +78,15 @@ class Iris(gym.Env):
     `X, y = env.unwrapped.dataset("train")` gives standardized float32 features
     (n, 4) and int64 labels (n,); `env.unwrapped.class_names` names the labels.
 
+        >>> import gymnasium as gym
+        >>> import rl_scratch
+        >>> env = gym.make("rl_scratch/Iris-v0")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.shape, env.action_space, env.unwrapped.class_names
+        ((4,), Discrete(3), ('setosa', 'versicolor', 'virginica'))
+        >>> env.step(info["label"])[1:3]  # the right species: reward 1, and the episode ends
+        (1.0, True)
+
     ## Action Space
     `Discrete(3)`, the predicted species:
 
@@ -137,10 +146,7 @@ class Iris(gym.Env):
         test_fraction: float = 0.2,
         split_seed: int = 0,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']} or None"
-            )
+        check_render_mode(render_mode, self.metadata)
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
         if not 0.0 < test_fraction < 1.0:
@@ -171,7 +177,12 @@ class Iris(gym.Env):
         self._window = None
 
     def dataset(self, split: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(X, y) of a split (default: this env's): standardized float32 (n, 4), int64 (n,)."""
+        """(X, y) of a split (default: this env's): standardized float32 (n, 4), int64 (n,).
+
+            >>> X, y = Iris().dataset("test")
+            >>> X.shape, X.dtype, np.bincount(y).tolist()  # stratified: 10 flowers per class
+            ((30, 4), dtype('float32'), [10, 10, 10])
+        """
         split = self.split if split is None else split
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
@@ -195,12 +206,7 @@ class Iris(gym.Env):
         if self._index is None:
             raise RuntimeError("call reset() before step()")
         n_classes = len(self.class_names)
-        try:
-            a = _as_index(action)
-        except TypeError:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, {n_classes - 1}]") from None
-        if not 0 <= a < n_classes:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, {n_classes - 1}]")
+        a = discrete_action(action, n_classes)
         i = self._index
         label = int(self._y[self.split][i])
         self.last_action = a
@@ -209,11 +215,24 @@ class Iris(gym.Env):
         return self._X[self.split][i].copy(), float(a == label), True, False, {"label": label, "index": i}
 
     def get_state(self) -> dict:
-        """The example being served and the evaluation cursor, as plain values (np_random aside); see `set_state`."""
+        """The example being served and the evaluation cursor, as plain values (np_random aside); see `set_state`.
+
+            >>> env = Iris()
+            >>> _, info = env.reset(seed=0)
+            >>> env.get_state()["index"] == info["index"]
+            True
+        """
         return {"cursor": self._cursor, "index": self._index, "last_action": self.last_action}
 
     def set_state(self, state: dict) -> None:
-        """Continue where `get_state` was taken (on an env made with the same arguments)."""
+        """Continue where `get_state` was taken (on an env made with the same arguments).
+
+            >>> env, copy = Iris(), Iris()
+            >>> _, info = env.reset(seed=0); _ = copy.reset(seed=1)
+            >>> copy.set_state(env.get_state())
+            >>> copy.step(0)[4] == env.step(0)[4]  # the same flower
+            True
+        """
         self._cursor, self._index, self.last_action = int(state["cursor"]), state["index"], state["last_action"]
 
     # ------------------------------------------------------------- rendering

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from operator import index as _as_index
 from typing import Any
 
 import numpy as np
 import gymnasium as gym
 from gymnasium import spaces
+
+from rl_scratch.envs._checks import check_render_mode, discrete_action
 
 RIGHT, UP, DOWN, LEFT = 0, 1, 2, 3
 ACTION_NAMES = ("right", "up", "down", "left")
@@ -32,6 +33,17 @@ class CueCorridor(gym.Env):
     `length - 1` cells right and turns towards the cue; one that sees only
     the current observation cannot know the cue at the junction, so no such
     policy does better than choosing a side at random (`memoryless_optimum`).
+
+        >>> import gymnasium as gym
+        >>> import rl_scratch
+        >>> env = gym.make("rl_scratch/CueCorridor-v0")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.tolist(), info  # cell 0, and the cue: down
+        ([1.0, 0.0, 0.0, 0.0, 0.0, 1.0], {'cue': 1})
+        >>> [env.step(0)[0].tolist()[-2:] for _ in range(3)]  # walking right, the cue is gone
+        [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+        >>> env.step(2)[1:3]  # down, as the first observation said
+        (1.0, True)
 
     ## Action Space
     `Discrete(4)`:
@@ -96,9 +108,7 @@ class CueCorridor(gym.Env):
 
     def __init__(self, render_mode: str | None = None, length: int = 4, step_reward: float = -0.01,
                  goal_reward: float = 1.0, wrong_reward: float = -1.0):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']} "
-                             "or None")
+        check_render_mode(render_mode, self.metadata)
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
             raise ValueError(f"length must be an int >= 2 (start and junction), got {length!r}")
         self.render_mode = render_mode
@@ -113,7 +123,11 @@ class CueCorridor(gym.Env):
     # ------------------------------------------------------------ exact model
     @property
     def optimum(self) -> float:
-        """The best expected return (undiscounted): walk to the junction, turn towards the cue."""
+        """The best expected return (undiscounted): walk to the junction, turn towards the cue.
+
+            >>> round(CueCorridor().optimum, 2), round(CueCorridor(length=6).optimum, 2)
+            (0.97, 0.95)
+        """
         return self.goal_reward + (self.length - 1) * self.step_reward
 
     @property
@@ -124,13 +138,20 @@ class CueCorridor(gym.Env):
         so the turn at the junction is independent of the cue (the only moment
         the cue is visible is cell 0, where no goal can be entered). The best such
         policy walks straight there and turns either way: half the time right.
+
+            >>> round(CueCorridor().memoryless_optimum, 2)
+            -0.03
         """
         return (self.goal_reward + self.wrong_reward) / 2 + (self.length - 1) * self.step_reward
 
     def transition_model(self) -> list[list[list[tuple[float, int, float, bool]]]]:
-        """P[s][a] = [(prob, next_state, reward, terminated)] over hidden states s = cue * (length + 1) + cell.
+        """`P[s][a] = [(prob, next_state, reward, terminated)]` over hidden states `s = cue * (length + 1) + cell`.
 
         Cell `length` is the absorbing end (a goal entered). FrozenLake's `env.P` layout.
+
+            >>> P = CueCorridor().transition_model()
+            >>> P[3][1], P[3][2]  # at the junction with cue up (0): up pays, down does not
+            ([(1.0, 4, 1.0, True)], [(1.0, 4, -1.0, True)])
         """
         n = self.length + 1
         P = []
@@ -174,12 +195,7 @@ class CueCorridor(gym.Env):
         return self._obs(True), {"cue": self._cue}
 
     def step(self, action):
-        try:
-            a = _as_index(action)
-        except TypeError:
-            raise ValueError(f"invalid action {action!r}: expected an int in [0, 3]") from None
-        if not 0 <= a <= 3:
-            raise ValueError(f"invalid action {a}: expected an int in [0, 3] ({', '.join(ACTION_NAMES)})")
+        a = discrete_action(action, 4, names=ACTION_NAMES)
         if self._done:
             return self._obs(False), 0.0, True, False, {"cue": self._cue}
         self._position, reward, self._done = self._move(self._position, self._cue, a)
@@ -187,10 +203,24 @@ class CueCorridor(gym.Env):
         return self._obs(False), float(reward), bool(self._done), False, {"cue": self._cue}
 
     def get_state(self) -> dict:
-        """The episode in progress as plain values (checkpoints; see agents/env_state.py)."""
+        """The episode in progress as plain values (checkpoints; see agents/env_state.py).
+
+            >>> env = CueCorridor()
+            >>> _ = env.reset(seed=0); _ = env.step(0)
+            >>> env.get_state()
+            {'position': 1, 'cue': 1, 'done': False}
+        """
         return {"position": self._position, "cue": self._cue, "done": self._done}
 
     def set_state(self, state: dict) -> None:
+        """Continue the episode `get_state` described.
+
+            >>> env = CueCorridor()
+            >>> _ = env.reset(seed=0)
+            >>> env.set_state({"position": 3, "cue": 0, "done": False})
+            >>> env.step(1)[1:3]  # up at the junction, the cue's side
+            (1.0, True)
+        """
         self._position, self._cue, self._done = int(state["position"]), int(state["cue"]), bool(state["done"])
 
     # ------------------------------------------------------------- rendering

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from importlib import resources
-from operator import index as _as_index
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from gymnasium import spaces
 
 from rl_scratch.envs import _render
 from rl_scratch.envs._single_step import next_example
+from rl_scratch.envs._checks import check_render_mode, discrete_action
 
 SPLITS = ("train", "val")
 VAL_FRACTION = 0.1
@@ -21,7 +21,13 @@ DEFAULT_CORPUS = "default_corpus.txt"
 
 
 class CharTokenizer:
-    """Characters <-> integer ids; the vocabulary is the sorted set of a text's characters."""
+    """Characters <-> integer ids; the vocabulary is the sorted set of a text's characters.
+
+        >>> from rl_scratch.envs import CharTokenizer
+        >>> tokenizer = CharTokenizer("hello world")
+        >>> tokenizer, tokenizer.chars[:3]
+        (CharTokenizer(vocab_size=8), (' ', 'd', 'e'))
+    """
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text:
@@ -42,7 +48,16 @@ class CharTokenizer:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
 
     def encode(self, text: str) -> np.ndarray:
-        """Ids of `text`'s characters, int64 of shape (len(text),)."""
+        """Ids of `text`'s characters, int64 of shape (len(text),); unknown characters are named in the error.
+
+            >>> tokenizer = CharTokenizer("hello world")
+            >>> tokenizer.encode("low").tolist()
+            [4, 5, 7]
+            >>> tokenizer.encode("Low")
+            Traceback (most recent call last):
+            ...
+            ValueError: 1 character not in the tokenizer's vocabulary: 'L' (first at position 0); ...
+        """
         if not isinstance(text, str):
             raise TypeError(f"encode expects a str, got {type(text).__name__}")
         codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
@@ -60,7 +75,12 @@ class CharTokenizer:
         return ids
 
     def decode(self, ids) -> str:
-        """The text of a sequence of ids."""
+        """The text of a sequence of ids.
+
+            >>> tokenizer = CharTokenizer("hello world")
+            >>> tokenizer.decode(tokenizer.encode("hold"))
+            'hold'
+        """
         ids = np.asarray(ids)
         if ids.size == 0:
             return ""
@@ -134,6 +154,15 @@ class NextToken(gym.Env):
     `env.unwrapped.dataset("train")` (int64 array); `env.unwrapped.tokenizer`
     encodes and decodes.
 
+        >>> import gymnasium as gym
+        >>> import rl_scratch
+        >>> env = gym.make("rl_scratch/NextToken-v0", context=8)
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.shape, env.unwrapped.tokenizer.vocab_size
+        ((8,), 54)
+        >>> env.step(info["label"])[1:3]  # the right next character: reward 1, the episode ends
+        (1.0, True)
+
     ## Action Space
     `Discrete(vocab_size)`:
 
@@ -187,10 +216,7 @@ class NextToken(gym.Env):
         context: int = 32,
         split: str = "train",
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']} or None"
-            )
+        check_render_mode(render_mode, self.metadata)
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
         if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 1:
@@ -229,7 +255,13 @@ class NextToken(gym.Env):
         self._window = None
 
     def dataset(self, split: str | None = None) -> np.ndarray:
-        """The encoded tokens of a split (default: this env's), int64."""
+        """The encoded tokens of a split (default: this env's), int64.
+
+            >>> env = NextToken()
+            >>> train, valid = env.dataset("train"), env.dataset("val")
+            >>> round(len(train) / (len(train) + len(valid)), 2), env.tokenizer.decode(train[:9])
+            (0.9, 'THE SMALL')
+        """
         split = self.split if split is None else split
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
@@ -256,12 +288,7 @@ class NextToken(gym.Env):
         if self._t is None:
             raise RuntimeError("call reset() before step()")
         vocab = self.tokenizer.vocab_size
-        try:
-            a = _as_index(action)
-        except TypeError:
-            raise ValueError(f"invalid action {action!r}: expected a token id in [0, {vocab - 1}]") from None
-        if not 0 <= a < vocab:
-            raise ValueError(f"invalid action {action!r}: expected a token id in [0, {vocab - 1}]")
+        a = discrete_action(action, vocab, what="a token id")
         t = self._t
         label = int(self.tokens[t])
         self.last_action = a
@@ -270,11 +297,24 @@ class NextToken(gym.Env):
         return self.tokens[t - self.context : t].copy(), float(a == label), True, False, {"label": label, "position": t}
 
     def get_state(self) -> dict:
-        """The example being served and the evaluation cursor, as plain values (np_random aside); see `set_state`."""
+        """The example being served and the evaluation cursor, as plain values (np_random aside); see `set_state`.
+
+            >>> env = NextToken()
+            >>> _, info = env.reset(seed=0)
+            >>> env.get_state()["t"] == info["position"]
+            True
+        """
         return {"cursor": self._cursor, "t": self._t, "last_action": self.last_action}
 
     def set_state(self, state: dict) -> None:
-        """Continue where `get_state` was taken (on an env made with the same arguments)."""
+        """Continue where `get_state` was taken (on an env made with the same arguments).
+
+            >>> env, copy = NextToken(), NextToken()
+            >>> _ = env.reset(seed=0); _ = copy.reset(seed=1)
+            >>> copy.set_state(env.get_state())
+            >>> copy.step(0)[4] == env.step(0)[4]  # the same position in the text
+            True
+        """
         self._cursor, self._t, self.last_action = int(state["cursor"]), state["t"], state["last_action"]
 
     # ------------------------------------------------------------- rendering

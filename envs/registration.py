@@ -31,7 +31,15 @@ ENV_SPECS: dict[str, tuple[str, int | None, dict]] = {
 
 
 def register_envs() -> None:
-    """Register every id in ENV_SPECS; ids already registered are left alone."""
+    """Register every id in ENV_SPECS; ids already registered are left alone.
+
+    `import rl_scratch` calls it; an env made by id imports its module only then.
+
+        >>> import gymnasium
+        >>> register_envs()
+        >>> gymnasium.spec("rl_scratch/GridWorld-Maze-v0").max_episode_steps
+        400
+    """
     for env_id, (entry_point, max_episode_steps, kwargs) in ENV_SPECS.items():
         if env_id in gymnasium.registry:
             continue

@@ -18,6 +18,13 @@ class IsSuccess(gym.Wrapper):
     """
 
     def step(self, action):
+        """The env's step, with `is_success` in the info of the episode's last step.
+
+            >>> env = IsSuccess(gym.make("FrozenLake-v1", is_slippery=False))
+            >>> _ = env.reset(seed=0)
+            >>> env.step(0)[4]  # a step that does not end the episode adds nothing
+            {'prob': 1.0}
+        """
         obs, reward, terminated, truncated, info = self.env.step(action)
         if terminated or truncated:
             info = {**info, "is_success": bool(terminated and reward > 0)}

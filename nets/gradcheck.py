@@ -14,6 +14,13 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     random weights (an uneven upstream gradient: a plain sum hides mistakes).
     Inputs must be float64. Raises AssertionError naming the input and the worst
     element on mismatch; returns True otherwise.
+
+        >>> from rl_scratch.nets import Tensor, gradcheck
+        >>> rng = np.random.default_rng(0)
+        >>> x = Tensor(rng.normal(size=(3, 4)), requires_grad=True)
+        >>> w = Tensor(rng.normal(size=(4, 2)), requires_grad=True)
+        >>> gradcheck(lambda x, w: ((x @ w).tanh() + 1) ** 2, [x, w])
+        True
     """
     inputs = list(inputs)
     for i, t in enumerate(inputs):

@@ -27,17 +27,36 @@ import numpy as np
 from . import ops
 from .tensor import Tensor
 
+# The switch and the registry; the fused kernels themselves run through functional.py's functions.
+__all__ = ["reading_path", "fused_enabled", "KERNELS", "Kernel", "kernel", "replaces"]
+
 _fused = os.environ.get("RL_SCRATCH_READING_PATH", "0") in ("", "0")
 
 
 def fused_enabled() -> bool:
-    """False on the reading path (inside `reading_path()`, or with RL_SCRATCH_READING_PATH=1)."""
+    """False on the reading path (inside `reading_path()`, or with RL_SCRATCH_READING_PATH=1).
+
+        >>> from rl_scratch.nets import reading_path
+        >>> with reading_path():
+        ...     fused_enabled()
+        False
+    """
     return _fused
 
 
 class reading_path:
     """Run composed primitives instead of fused kernels (and traced forwards instead of graph-free
-    inference) inside the block. `reading_path(False)` forces the fast path instead."""
+    inference) inside the block. `reading_path(False)` forces the fast path instead.
+
+        >>> from rl_scratch.nets import F, MLP, Tensor, reading_path
+        >>> net = MLP([4, 8, 3], rng=np.random.default_rng(0))
+        >>> x, y = Tensor(np.ones((2, 4))), np.array([0, 2])
+        >>> fast = F.cross_entropy(net(x), y)
+        >>> with reading_path():
+        ...     step_by_step = F.cross_entropy(net(x), y)  # one Tensor primitive per node
+        >>> step_by_step._op, fast._op, bool(np.isclose(step_by_step.item(), fast.item()))
+        ('mean', 'cross_entropy', True)
+    """
 
     __slots__ = ("_on", "_previous")
 
@@ -57,6 +76,12 @@ class reading_path:
 
 @dataclass
 class Kernel:
+    """A registry entry: the fused function and the composed reference it replaces.
+
+        >>> entry = KERNELS["layer_norm"]
+        >>> entry.name, entry.fused.__name__, entry.reference.__name__
+        ('layer_norm', 'layer_norm', 'layer_norm_composed')
+    """
     name: str
     fused: object
     reference: object = None
@@ -66,13 +91,23 @@ KERNELS: dict[str, Kernel] = {}
 
 
 def kernel(fused):
-    """Register a fused kernel under its function's name; `replaces` attaches its reference."""
+    """Register a fused kernel under its function's name; `replaces` attaches its reference.
+
+        >>> sorted(KERNELS)[:3], KERNELS["linear"].reference.__name__
+        (['attention', 'binary_cross_entropy_with_logits', 'cross_entropy'], 'linear_composed')
+    """
     KERNELS[fused.__name__] = Kernel(fused.__name__, fused)
     return fused
 
 
 def replaces(name: str):
-    """Decorator for a composed reference: registers it as what kernel `name` computes."""
+    """Decorator for a composed reference: registers it as what kernel `name` computes.
+
+    `tests/test_nets_kernels.py` checks every registered pair against each other.
+
+        >>> KERNELS["mse_loss"].fused.__module__, KERNELS["mse_loss"].reference.__module__
+        ('rl_scratch.nets.kernels', 'rl_scratch.nets.functional')
+    """
     def register(reference):
         KERNELS[name].reference = reference
         return reference

@@ -24,9 +24,18 @@ class Parameter(Tensor):
     """A leaf tensor that a Module owns and optimizers update.
 
     `.grad` after backward() is a new array each time (never a buffer the next
-    backward overwrites): keep it as long as you like. An optimizer may make
-    `.data` a view of its own flat vector (see nets/optim.py); assigning a new
-    array to `.data` is fine, the optimizer re-links at its next step.
+    backward overwrites): keep it as long as you like. An optimizer makes
+    `.data` a view of its `FlatParameters` vector (`optimizer.flat`, nets/optim.py);
+    assigning a new array to `.data` is fine, the optimizer re-links at its next step.
+
+        >>> from rl_scratch.nets import Module, Parameter
+        >>> class Scale(Module):
+        ...     def __init__(self):
+        ...         self.gain = Parameter(np.ones(2))
+        ...     def forward(self, x):
+        ...         return x * self.gain
+        >>> [name for name, _ in Scale().named_parameters()], Scale().gain.requires_grad
+        (['gain'], True)
     """
 
     __slots__ = ()
@@ -36,9 +45,31 @@ class Parameter(Tensor):
 
 
 class Module:
+    """Base class of every network: define `forward`; parameters are found by walking attributes.
+
+    Parameters, sub-modules and lists of modules assigned in `__init__` are found in
+    definition order; `parameters()` is what an optimizer takes.
+
+        >>> from rl_scratch.nets import Linear, Module, Tensor
+        >>> class TwoLayer(Module):
+        ...     def __init__(self, rng):
+        ...         self.hidden, self.out = Linear(4, 8, rng=rng), Linear(8, 2, rng=rng)
+        ...     def forward(self, x):
+        ...         return self.out(self.hidden(x).relu())
+        >>> net = TwoLayer(np.random.default_rng(0))
+        >>> net(Tensor(np.ones((3, 4)))).shape, [name for name, _ in net.named_parameters()][:2]
+        ((3, 2), ['hidden.weight', 'hidden.bias'])
+    """
     training = True
 
     def forward(self, *args, **kwargs):
+        """The computation; subclasses define it, and calling the module calls it.
+
+            >>> from rl_scratch.nets import Linear, Tensor
+            >>> layer = Linear(2, 1, rng=np.random.default_rng(0))
+            >>> layer.forward(Tensor([[1.0, 2.0]])).shape == layer(Tensor([[1.0, 2.0]])).shape
+            True
+        """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -50,6 +81,11 @@ class Module:
         `net.predict(obs)` is `net(Tensor(obs))` under `no_grad()`, as an ndarray. MLP
         overrides it with a path that never builds a Tensor, the cheapest way to run a
         policy on one observation per environment step.
+
+            >>> from rl_scratch.nets import Linear, Sequential, Tanh
+            >>> net = Sequential(Linear(4, 2, rng=np.random.default_rng(0)), Tanh())
+            >>> type(net.predict(np.zeros((3, 4), np.float32))).__name__, net.predict(np.zeros(4, np.float32)).shape
+            ('ndarray', (2,))
         """
         with no_grad():
             return self(*args, **kwargs).data
@@ -64,6 +100,12 @@ class Module:
                     yield f"{name}.{i}", item
 
     def named_parameters(self, prefix: str = ""):
+        """(dotted name, Parameter) pairs in definition order; a shared parameter appears once.
+
+            >>> from rl_scratch.nets import MLP
+            >>> [name for name, _ in MLP([2, 3, 1], rng=np.random.default_rng(0)).named_parameters()]
+            ['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias']
+        """
         seen = set()
         for name, value in self._children():
             full = prefix + name
@@ -78,48 +120,122 @@ class Module:
                         yield sub_name, param
 
     def parameters(self) -> list:
+        """The Parameters, as a list for an optimizer.
+
+            >>> from rl_scratch.nets import MLP, Adam
+            >>> net = MLP([2, 3, 1], rng=np.random.default_rng(0))
+            >>> len(net.parameters()), type(Adam(net.parameters(), lr=1e-3)).__name__
+            (4, 'Adam')
+        """
         return [p for _, p in self.named_parameters()]
 
     def modules(self):
+        """This module and every sub-module, depth first.
+
+            >>> from rl_scratch.nets import MLP
+            >>> [type(m).__name__ for m in MLP([2, 3, 1], rng=np.random.default_rng(0)).modules()]
+            ['MLP', 'Linear', 'Linear', 'ReLU']
+        """
         yield self
         for _, value in self._children():
             if isinstance(value, Module):
                 yield from value.modules()
 
     def num_parameters(self) -> int:
+        """The number of scalars in all parameters.
+
+            >>> from rl_scratch.nets import Linear
+            >>> Linear(4, 2, rng=np.random.default_rng(0)).num_parameters()  # 4 * 2 weights + 2 biases
+            10
+        """
         return sum(p.size for p in self.parameters())
 
     def zero_grad(self) -> None:
+        """Forget every parameter's gradient.
+
+            >>> from rl_scratch.nets import Linear, Tensor
+            >>> layer = Linear(2, 1, rng=np.random.default_rng(0))
+            >>> layer(Tensor([[1.0, 1.0]])).sum().backward(); layer.zero_grad()
+            >>> layer.weight.grad is None
+            True
+        """
         for p in self.parameters():
             p.grad = None
 
     def train(self, mode: bool = True) -> "Module":
+        """Set training mode (dropout active) on this module and all sub-modules; returns the module.
+
+            >>> from rl_scratch.nets import Dropout, Sequential
+            >>> net = Sequential(Dropout(0.1)).eval()
+            >>> net.train().layers[0].training
+            True
+        """
         for m in self.modules():
             m.training = mode
         return self
 
     def eval(self) -> "Module":
+        """Evaluation mode: `train(False)` (dropout off).
+
+            >>> from rl_scratch.nets import Dropout, Sequential
+            >>> Sequential(Dropout(0.1)).eval().layers[0].training
+            False
+        """
         return self.train(False)
 
     def to(self, dtype) -> "Module":
-        """Cast every parameter in place (e.g. float64 for gradient checks)."""
+        """Cast every parameter in place (e.g. float64 for gradient checks); returns the module.
+
+            >>> from rl_scratch.nets import Linear
+            >>> Linear(2, 1, rng=np.random.default_rng(0)).to(np.float64).weight.dtype
+            dtype('float64')
+        """
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
         return self
 
     def double(self) -> "Module":
+        """`to(np.float64)`: the precision gradient checks need.
+
+            >>> from rl_scratch.nets import Linear
+            >>> Linear(2, 1, rng=np.random.default_rng(0)).double().bias.dtype
+            dtype('float64')
+        """
         return self.to(np.float64)
 
     def float(self) -> "Module":
+        """`to(np.float32)`, the default precision.
+
+            >>> from rl_scratch.nets import Linear
+            >>> Linear(2, 1, rng=np.random.default_rng(0)).double().float().bias.dtype
+            dtype('float32')
+        """
         return self.to(np.float32)
 
     # -------------------------------------------------------- persistence
     def state_dict(self) -> dict:
+        """{dotted name: a copy of the parameter's array}: what `save` writes.
+
+            >>> from rl_scratch.nets import Linear
+            >>> {name: value.shape for name, value in Linear(3, 2, rng=np.random.default_rng(0)).state_dict().items()}
+            {'weight': (3, 2), 'bias': (2,)}
+        """
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy arrays into the parameters; any missing, extra or mis-shaped name is an error."""
+        """Copy arrays into the parameters; any missing, extra or mis-shaped name is an error.
+
+            >>> from rl_scratch.nets import MLP
+            >>> a, b = MLP([2, 3, 1], rng=np.random.default_rng(0)), MLP([2, 3, 1], rng=np.random.default_rng(1))
+            >>> b.load_state_dict(a.state_dict())
+            >>> np.array_equal(a.predict(np.ones(2)), b.predict(np.ones(2)))
+            True
+            >>> b.load_state_dict({})
+            Traceback (most recent call last):
+            ...
+            ValueError: state does not match MLP: missing parameter(s) ['layers.0.weight', ...]
+        """
         params = dict(self.named_parameters())
         missing = [n for n in params if n not in state]
         unexpected = [n for n in state if n not in params]
@@ -140,15 +256,40 @@ class Module:
             p.grad = None
 
     def save(self, path) -> None:
+        """Write `state_dict()` to an `.npz` file atomically.
+
+            >>> import os, tempfile
+            >>> from rl_scratch.nets import MLP
+            >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+            >>> MLP([2, 3, 1], rng=np.random.default_rng(0)).save(path)
+            >>> sorted(np.load(path).files)
+            ['layers.0.bias', 'layers.0.weight', 'layers.1.bias', 'layers.1.weight']
+        """
         save_arrays(path, self.state_dict())
 
     def load(self, path) -> None:
+        """Read parameters saved by `save` into this module (same architecture).
+
+            >>> import os, tempfile
+            >>> from rl_scratch.nets import MLP
+            >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+            >>> trained, fresh = MLP([2, 3, 1], rng=np.random.default_rng(0)), MLP([2, 3, 1], rng=np.random.default_rng(1))
+            >>> trained.save(path); fresh.load(path)
+            >>> np.array_equal(fresh.predict(np.ones(2)), trained.predict(np.ones(2)))
+            True
+        """
         self.load_state_dict(load_arrays(path))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
     def extra_repr(self) -> str:
+        """What goes inside the parentheses of the module's repr; subclasses describe their sizes.
+
+            >>> from rl_scratch.nets import Dropout
+            >>> Dropout(0.25).extra_repr(), repr(Dropout(0.25))
+            ('p=0.25', 'Dropout(p=0.25)')
+        """
         return ""
 
 
@@ -157,6 +298,14 @@ def atomic_open(path):
     """Open a temporary file beside `path` for binary writing; on success rename it over `path`.
 
     A crash or an interrupt leaves the old file or the new one, never half of one.
+
+        >>> import os, tempfile
+        >>> from rl_scratch.nets import atomic_open
+        >>> path = os.path.join(tempfile.mkdtemp(), "notes.bin")
+        >>> with atomic_open(path) as f:
+        ...     _ = f.write(b"all or nothing")
+        >>> open(path, "rb").read()
+        b'all or nothing'
     """
     path = os.fspath(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1],
@@ -179,7 +328,15 @@ os.umask(_UMASK)
 
 
 def save_arrays(path, arrays: dict) -> None:
-    """Write arrays to an `.npz` atomically."""
+    """Write a dict of arrays to an `.npz` atomically (plain arrays: no pickles).
+
+        >>> import os, tempfile
+        >>> from rl_scratch.nets import load_arrays, save_arrays
+        >>> path = os.path.join(tempfile.mkdtemp(), "arrays.npz")
+        >>> save_arrays(path, {"q": np.zeros((2, 3))})
+        >>> load_arrays(path)["q"].shape
+        (2, 3)
+    """
     # Made in memory first, so a full disk fails in one plain write: inside np.savez it fails in
     # zipfile, whose __del__ on NumPy 1.x then prints a second, ignored error.
     buffer = io.BytesIO()
@@ -189,7 +346,17 @@ def save_arrays(path, arrays: dict) -> None:
 
 
 def load_arrays(path) -> dict:
-    """Read every array of an `.npz`; a missing or damaged file raises a ValueError that names it."""
+    """Read every array of an `.npz`; a missing file raises FileNotFoundError, a damaged one a ValueError naming it.
+
+        >>> import os, tempfile
+        >>> from rl_scratch.nets import load_arrays
+        >>> path = os.path.join(tempfile.mkdtemp(), "broken.npz")
+        >>> _ = open(path, "wb").write(b"not a zip")
+        >>> load_arrays(path)
+        Traceback (most recent call last):
+        ...
+        ValueError: .../broken.npz is not a readable .npz file (corrupt or truncated?): ...
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
@@ -201,7 +368,13 @@ def load_arrays(path) -> dict:
 
 
 class Linear(Module):
-    """y = x @ weight + bias, weight stored as (in_features, out_features) so no transpose is needed."""
+    """y = x @ weight + bias, weight stored as (in_features, out_features) so no transpose is needed.
+
+        >>> from rl_scratch.nets import Linear, Tensor
+        >>> layer = Linear(3, 2, rng=np.random.default_rng(0))
+        >>> layer, layer.weight.shape, layer(Tensor(np.ones((5, 3)))).shape
+        (Linear(3, 2, bias=True), (3, 2), (5, 2))
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, init_scheme: str = "he",
                  rng: np.random.Generator | None = None, dtype=DEFAULT_DTYPE, gain: float | None = None):
@@ -222,26 +395,56 @@ class Linear(Module):
 
 
 class ReLU(Module):
+    """max(x, 0) as a module (for Sequential).
+
+        >>> from rl_scratch.nets import ReLU, Tensor
+        >>> ReLU()(Tensor([-1.0, 1.0]))
+        Tensor([0. 1.], dtype=float32)
+    """
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
 
 
 class Tanh(Module):
+    """tanh as a module (for Sequential).
+
+        >>> from rl_scratch.nets import Tanh, Tensor
+        >>> Tanh()(Tensor([0.0]))
+        Tensor([0.], dtype=float32)
+    """
     def forward(self, x: Tensor) -> Tensor:
         return x.tanh()
 
 
 class Sigmoid(Module):
+    """The logistic function as a module (for Sequential).
+
+        >>> from rl_scratch.nets import Sigmoid, Tensor
+        >>> Sigmoid()(Tensor([0.0]))
+        Tensor([0.5], dtype=float32)
+    """
     def forward(self, x: Tensor) -> Tensor:
         return x.sigmoid()
 
 
 class GELU(Module):
+    """GELU (tanh approximation) as a module (for Sequential).
+
+        >>> from rl_scratch.nets import GELU, Tensor
+        >>> GELU()(Tensor([0.0]))
+        Tensor([0.], dtype=float32)
+    """
     def forward(self, x: Tensor) -> Tensor:
         return x.gelu()
 
 
 class Identity(Module):
+    """Returns its input (a placeholder layer).
+
+        >>> from rl_scratch.nets import Identity, Tensor
+        >>> Identity()(Tensor([2.0]))
+        Tensor([2.], dtype=float32)
+    """
     def forward(self, x: Tensor) -> Tensor:
         return x
 
@@ -257,6 +460,13 @@ def activation(name: str) -> Module:
 
 
 class Sequential(Module):
+    """Modules applied in order; `seq[i]` is the i-th.
+
+        >>> from rl_scratch.nets import Linear, ReLU, Sequential, Tensor
+        >>> net = Sequential(Linear(4, 8, rng=np.random.default_rng(0)), ReLU(), Linear(8, 2, rng=np.random.default_rng(1)))
+        >>> len(net), net[1], net(Tensor(np.ones((3, 4)))).shape
+        (3, ReLU(), (3, 2))
+    """
     def __init__(self, *layers: Module):
         self.layers = list(layers)
 
@@ -277,6 +487,13 @@ class Sequential(Module):
 
 
 class Dropout(Module):
+    """Inverted dropout with probability `p` while training; the identity after `eval()`.
+
+        >>> from rl_scratch.nets import Dropout, Tensor
+        >>> drop = Dropout(0.5, rng=np.random.default_rng(0))
+        >>> drop(Tensor(np.ones(4))), drop.eval()(Tensor(np.ones(4)))
+        (Tensor([2. 0. 0. 0.], dtype=float64), Tensor([1. 1. 1. 1.], dtype=float64))
+    """
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
         if not 0 <= p < 1:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
@@ -296,6 +513,11 @@ class MLP(Module):
     Hidden layers use `activation`; the output layer is linear unless
     `output_activation` is given. Initialization: He for ReLU-like, Xavier for
     tanh/sigmoid; `output_gain` scales the last layer (small for policy heads).
+
+        >>> from rl_scratch.nets import MLP, Tensor
+        >>> net = MLP([4, 64, 64, 2], activation="tanh", rng=np.random.default_rng(0))
+        >>> net, net.num_parameters(), net(Tensor(np.ones((8, 4)))).shape
+        (MLP([4, 64, 64, 2], activation='tanh'), 4610, (8, 2))
     """
 
     def __init__(self, sizes, activation: str = "relu", output_activation: str | None = None,

@@ -36,6 +36,12 @@ class no_grad:
 
     A class rather than a generator-based context manager: policies enter it on
     every environment step, and this is several times cheaper.
+
+        >>> w = Tensor([1.0, 2.0], requires_grad=True)
+        >>> with no_grad():
+        ...     y = (w * 3).sum()
+        >>> y.requires_grad, is_grad_enabled()
+        (False, True)
     """
 
     __slots__ = ("_previous",)
@@ -52,6 +58,11 @@ class no_grad:
 
 
 def is_grad_enabled() -> bool:
+    """False inside `no_grad()`.
+
+        >>> is_grad_enabled()
+        True
+    """
     return _grad_enabled
 
 
@@ -69,7 +80,20 @@ def _as_array(data, dtype=None) -> np.ndarray:
 
 
 class Tensor:
-    """An ndarray with a gradient: float32 unless built from a float64 ndarray or `dtype=` asks otherwise."""
+    """An ndarray with a gradient: float32 unless built from a float64 ndarray or `dtype=` asks otherwise.
+
+    Arithmetic, matmul, reductions, activations and shape ops each record a graph node
+    when an input has `requires_grad=True`; `backward()` fills every such leaf's `.grad`.
+
+        >>> import numpy as np
+        >>> from rl_scratch.nets import Tensor
+        >>> w = Tensor(np.array([[1.0, -2.0], [0.5, -3.0]]), requires_grad=True)  # float64, from the array
+        >>> x = Tensor([[1.0, 1.0]])                                               # float32: Python lists
+        >>> loss = ((x @ w).relu() ** 2).mean()
+        >>> loss.backward()
+        >>> loss.item(), w.grad.tolist()
+        (1.125, [[1.5, 0.0], [1.5, 0.0]])
+    """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq", "__weakref__")
     __array_priority__ = 100  # `ndarray + Tensor` defers to Tensor.__radd__
@@ -109,33 +133,74 @@ class Tensor:
     # ----------------------------------------------------------------- basics
     @property
     def shape(self) -> tuple:
+        """The array's shape.
+
+            >>> Tensor(np.zeros((2, 3))).shape
+            (2, 3)
+        """
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """Number of axes.
+
+            >>> Tensor([[1.0, 2.0]]).ndim
+            2
+        """
         return self.data.ndim
 
     @property
     def dtype(self):
+        """The array's dtype: float32 by default, float64 from a float64 ndarray.
+
+            >>> Tensor([1.0]).dtype, Tensor(np.array([1.0])).dtype
+            (dtype('float32'), dtype('float64'))
+        """
         return self.data.dtype
 
     @property
     def size(self) -> int:
+        """Number of elements.
+
+            >>> Tensor(np.zeros((2, 3))).size
+            6
+        """
         return self.data.size
 
     def __len__(self) -> int:
         return len(self.data)
 
     def numpy(self) -> np.ndarray:
+        """The underlying array (not a copy).
+
+            >>> Tensor([1.0, 2.0]).numpy()
+            array([1., 2.], dtype=float32)
+        """
         return self.data
 
     def item(self) -> float:
+        """The value of a one-element tensor as a Python number.
+
+            >>> Tensor([[2.5]]).item()
+            2.5
+        """
         return self.data.item()
 
     def detach(self) -> "Tensor":
+        """The same values, cut from the graph (no gradient flows back through it).
+
+            >>> x = Tensor([1.0], requires_grad=True)
+            >>> (x * 2).detach().requires_grad
+            False
+        """
         return Tensor(self.data)
 
     def astype(self, dtype) -> "Tensor":
+        """A copy in another dtype; the gradient comes back in the original dtype.
+
+            >>> Tensor([1.5]).astype(np.float64).dtype
+            dtype('float64')
+        """
         data = self.data.astype(dtype)
         out = Tensor._result(data, (self,), "astype")
         if out.requires_grad:
@@ -158,11 +223,25 @@ class Tensor:
         self.grad = grad if self.grad is None else self.grad + grad
 
     def zero_grad(self) -> None:
+        """Forget the accumulated gradient (optimizers do this for their parameters).
+
+            >>> x = Tensor([1.0], requires_grad=True)
+            >>> (x * 3).sum().backward(); x.zero_grad(); x.grad is None
+            True
+        """
         self.grad = None
 
     # --------------------------------------------------------------- backward
     def backward(self, grad=None) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it."""
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it.
+
+        A scalar needs no argument; any other shape takes the upstream gradient `grad`.
+
+            >>> x = Tensor([1.0, 2.0], requires_grad=True)
+            >>> (x * x).backward(np.array([1.0, 0.5]))
+            >>> x.grad.tolist()
+            [2.0, 2.0]
+        """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: no input of its graph has requires_grad=True")
         if grad is None:
@@ -337,25 +416,55 @@ class Tensor:
 
     # ------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Sum over `axis` (all axes by default), NumPy's `axis=`/`keepdims=` names.
+
+            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=1, keepdims=True)
+            Tensor([[3.]
+             [7.]], dtype=float32)
+        """
         return self._unary(ops.reductions.sum(self.data, axis, keepdims), ops.reductions.sum_backward, "sum")
 
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Mean over `axis`; over no elements it is NaN, as in NumPy and PyTorch."""
+        """Mean over `axis`; over no elements it is NaN, as in NumPy and PyTorch.
+
+            >>> Tensor([[1.0, 2.0], [3.0, 5.0]]).mean(axis=0)
+            Tensor([2.  3.5], dtype=float32)
+        """
         return self._unary(ops.reductions.mean(self.data, axis, keepdims), ops.reductions.mean_backward, "mean")
 
     def var(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Population variance (divides by n, NumPy's default; PyTorch's default divides by n - 1)."""
+        """Population variance (divides by n, NumPy's default; PyTorch's default divides by n - 1).
+
+            >>> Tensor([1.0, 2.0, 3.0, 4.0]).var().item()
+            1.25
+        """
         centered = self - self.mean(axis=axis, keepdims=True)
         return (centered * centered).mean(axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Maximum; the gradient is split evenly between tied maxima."""
+        """Maximum (the values; `argmax` gives indices); the gradient is split evenly between tied maxima.
+
+            >>> x = Tensor([1.0, 3.0, 3.0], requires_grad=True)
+            >>> x.max().backward()
+            >>> x.grad.tolist()
+            [0.0, 0.5, 0.5]
+        """
         return self._unary(ops.reductions.max(self.data, axis, keepdims), ops.reductions.max_backward, "max")
 
     def min(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Minimum (the values); the gradient is split evenly between tied minima.
+
+            >>> Tensor([[4.0, 1.0], [2.0, 3.0]]).min(axis=0)
+            Tensor([2. 1.], dtype=float32)
+        """
         return -((-self).max(axis=axis, keepdims=keepdims))
 
     def argmax(self, axis=None) -> np.ndarray:
+        """Indices of the maxima, as a plain integer array (no gradient).
+
+            >>> Tensor([[0.1, 0.9], [0.7, 0.3]]).argmax(axis=1)
+            array([1, 0])
+        """
         return self.data.argmax(axis=axis)
 
     # ------------------------------------------------------------ elementwise
@@ -370,42 +479,94 @@ class Tensor:
         return out
 
     def exp(self) -> "Tensor":
+        """Elementwise e**x.
+
+            >>> Tensor([0.0, 1.0]).exp()
+            Tensor([1.     2.7183], dtype=float32)
+        """
         return self._unary(ops.elementwise.exp(self.data), ops.elementwise.exp_backward, "exp")
 
     def log(self) -> "Tensor":
+        """Elementwise natural logarithm.
+
+            >>> Tensor([1.0, np.e]).log()
+            Tensor([0. 1.], dtype=float32)
+        """
         return self._unary(ops.elementwise.log(self.data), ops.elementwise.log_backward, "log")
 
     def sqrt(self) -> "Tensor":
+        """Elementwise square root.
+
+            >>> Tensor([4.0, 9.0]).sqrt()
+            Tensor([2. 3.], dtype=float32)
+        """
         return self._unary(ops.elementwise.sqrt(self.data), ops.elementwise.sqrt_backward, "sqrt")
 
     def abs(self) -> "Tensor":
+        """Elementwise absolute value (gradient 0 at 0).
+
+            >>> Tensor([-2.0, 3.0]).abs()
+            Tensor([2. 3.], dtype=float32)
+        """
         return self._unary(ops.elementwise.abs(self.data), ops.elementwise.abs_backward, "abs")
 
     def clip(self, low=None, high=None) -> "Tensor":
-        """Clamp values; the gradient passes only where the value was inside [low, high]."""
+        """Clamp values; the gradient passes only where the value was inside [low, high].
+
+            >>> Tensor([-2.0, 0.5, 2.0]).clip(-1, 1)
+            Tensor([-1.   0.5  1. ], dtype=float32)
+        """
         return self._unary(ops.elementwise.clip(self.data, low, high), ops.elementwise.clip_backward, "clip")
 
     def relu(self) -> "Tensor":
+        """max(x, 0) elementwise.
+
+            >>> Tensor([-1.0, 2.0]).relu()
+            Tensor([0. 2.], dtype=float32)
+        """
         return self._unary(ops.activations.relu(self.data), ops.activations.relu_backward, "relu")
 
     def tanh(self) -> "Tensor":
+        """Elementwise hyperbolic tangent.
+
+            >>> Tensor([0.0, 100.0]).tanh()
+            Tensor([0. 1.], dtype=float32)
+        """
         return self._unary(ops.activations.tanh(self.data), ops.activations.tanh_backward, "tanh")
 
     def sigmoid(self) -> "Tensor":
+        """Elementwise 1 / (1 + e**-x).
+
+            >>> Tensor([0.0]).sigmoid()
+            Tensor([0.5], dtype=float32)
+        """
         return self._unary(ops.activations.sigmoid(self.data), ops.activations.sigmoid_backward, "sigmoid")
 
     def gelu(self) -> "Tensor":
-        """GELU, tanh approximation (PyTorch's `approximate='tanh'`); see ops.activations.gelu."""
+        """GELU, tanh approximation (PyTorch's `approximate='tanh'`); see ops.activations.gelu.
+
+            >>> Tensor([-1.0, 0.0, 1.0]).gelu()
+            Tensor([-0.1588  0.      0.8412], dtype=float32)
+        """
         return self._unary(ops.activations.gelu(self.data), ops.activations.gelu_backward, "gelu")
 
     def softmax(self, axis: int = -1, temperature: float = 1.0) -> "Tensor":
+        """Probabilities along `axis` (max-subtracted); `temperature` > 1 flattens them.
+
+            >>> Tensor([0.0, np.log(3.0)]).softmax()
+            Tensor([0.25 0.75], dtype=float32)
+        """
         if temperature <= 0:
             raise ValueError(f"softmax temperature must be > 0, got {temperature}")
         z = self if temperature == 1.0 else self * (1.0 / temperature)
         return z._unary(ops.softmax.softmax(z.data, axis), ops.softmax.softmax_backward, "softmax")
 
     def log_softmax(self, axis: int = -1, temperature: float = 1.0) -> "Tensor":
-        """log(softmax(x / T)) computed stably (max-subtracted), never as log of a softmax."""
+        """log(softmax(x / T)) computed stably (max-subtracted), never as log of a softmax.
+
+            >>> Tensor([1000.0, 1000.0]).log_softmax()  # no overflow
+            Tensor([-0.6931 -0.6931], dtype=float32)
+        """
         if temperature <= 0:
             raise ValueError(f"log_softmax temperature must be > 0, got {temperature}")
         z = self if temperature == 1.0 else self * (1.0 / temperature)
@@ -413,6 +574,11 @@ class Tensor:
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape) -> "Tensor":
+        """The same values in a new shape (`-1` infers one axis), as separate ints or one tuple.
+
+            >>> Tensor(np.arange(6.0)).reshape(2, -1).shape
+            (2, 3)
+        """
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         out = Tensor._result(self.data.reshape(shape), (self,), "reshape")
@@ -423,9 +589,19 @@ class Tensor:
         return out
 
     def flatten(self, start_axis: int = 1) -> "Tensor":
+        """Merge the axes from `start_axis` on (by default: keep the batch axis).
+
+            >>> Tensor(np.zeros((4, 2, 3))).flatten().shape
+            (4, 6)
+        """
         return self.reshape(self.shape[:start_axis] + (-1,))
 
     def permute(self, *axes) -> "Tensor":
+        """Reorder the axes.
+
+            >>> Tensor(np.zeros((2, 3, 4))).permute(2, 0, 1).shape
+            (4, 2, 3)
+        """
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         axes = tuple(a % self.ndim for a in axes)  # argsort below needs non-negative axes
@@ -438,18 +614,39 @@ class Tensor:
         return out
 
     def transpose(self, axis1: int = -2, axis2: int = -1) -> "Tensor":
+        """Swap two axes (the last two by default).
+
+            >>> Tensor(np.zeros((5, 2, 3))).transpose().shape
+            (5, 3, 2)
+        """
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return self.permute(axes)
 
     @property
     def T(self) -> "Tensor":
+        """All axes reversed (for a matrix, its transpose).
+
+            >>> Tensor([[1.0, 2.0]]).T
+            Tensor([[1.]
+             [2.]], dtype=float32)
+        """
         return self.permute(tuple(reversed(range(self.ndim))))
 
     def unsqueeze(self, axis: int) -> "Tensor":
+        """Insert an axis of size 1 at `axis`.
+
+            >>> Tensor([1.0, 2.0]).unsqueeze(0).shape
+            (1, 2)
+        """
         return self.reshape(np.expand_dims(self.data, axis).shape)
 
     def squeeze(self, axis=None) -> "Tensor":
+        """Drop axes of size 1 (all of them, or `axis`).
+
+            >>> Tensor(np.zeros((1, 3, 1))).squeeze().shape
+            (3,)
+        """
         return self.reshape(np.squeeze(self.data, axis).shape)
 
     def __getitem__(self, index) -> "Tensor":
@@ -463,6 +660,11 @@ class Tensor:
         """Pick one entry per row along `axis` (like torch.gather); `index` has the output's shape.
 
         `logp.gather(actions[:, None], axis=1)` picks the taken action's log-probability.
+
+            >>> logp = Tensor([[0.1, 0.2, 0.7], [0.5, 0.3, 0.2]]).log()
+            >>> logp.gather(np.array([[2], [0]]), axis=1).exp()
+            Tensor([[0.7]
+             [0.5]], dtype=float32)
         """
         index = np.asarray(index.data if isinstance(index, Tensor) else index)
         if index.dtype.kind not in "iu":
@@ -473,7 +675,13 @@ class Tensor:
         return self._unary(ops.indexing.gather(self.data, index, axis), ops.indexing.gather_backward, "gather")
 
     def masked_fill(self, mask, value: float) -> "Tensor":
-        """Entries where `mask` is True become `value` (no gradient flows there)."""
+        """Entries where `mask` is True become `value` (no gradient flows there).
+
+            >>> scores = Tensor([[1.0, 2.0], [3.0, 4.0]])
+            >>> scores.masked_fill(np.triu(np.ones((2, 2), bool), k=1), -np.inf)  # a causal mask
+            Tensor([[  1. -inf]
+             [  3.   4.]], dtype=float32)
+        """
         mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
         out = Tensor._result(np.where(mask, np.asarray(value, self.data.dtype), self.data), (self,), "masked_fill")
         if out.requires_grad:
@@ -517,18 +725,42 @@ _ONES = _Ones()
 
 # ---------------------------------------------------------------- functions
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """`Tensor(data, requires_grad, dtype)` as a function (PyTorch's spelling).
+
+        >>> from rl_scratch.nets import tensor
+        >>> tensor([1, 2], dtype=np.float64)
+        Tensor([1. 2.], dtype=float64)
+    """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
 def zeros(*shape, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of `shape` (float32 unless `dtype` says otherwise).
+
+        >>> from rl_scratch.nets import zeros
+        >>> zeros(2, 3).shape
+        (2, 3)
+    """
     return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of `shape` (float32 unless `dtype` says otherwise).
+
+        >>> from rl_scratch.nets import ones
+        >>> ones(2, requires_grad=True)
+        Tensor([1. 1.], dtype=float32, requires_grad=True)
+    """
     return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
 
 
 def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis; each gets its slice of the gradient.
+
+        >>> from rl_scratch.nets import concat
+        >>> concat([Tensor([[1.0]]), Tensor([[2.0, 3.0]])], axis=1)
+        Tensor([[1. 2. 3.]], dtype=float32)
+    """
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     out = Tensor._result(np.concatenate([t.data for t in tensors], axis=axis), tuple(tensors), "concat")
     if out.requires_grad:
@@ -542,12 +774,24 @@ def concat(tensors, axis: int = 0) -> Tensor:
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis.
+
+        >>> from rl_scratch.nets import stack
+        >>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])]).shape
+        (2, 2)
+    """
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     return concat([t.unsqueeze(axis) for t in tensors], axis=axis)
 
 
 def where(condition, a, b) -> Tensor:
-    """Elementwise `a if condition else b`, with broadcasting; gradients go to the chosen side."""
+    """Elementwise `a if condition else b`, with broadcasting; gradients go to the chosen side.
+
+        >>> x = Tensor([-1.0, 2.0], requires_grad=True)
+        >>> where(x > 0, x, 0.0).sum().backward()
+        >>> x.grad.tolist()
+        [0.0, 1.0]
+    """
     condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
     if not isinstance(a, Tensor):  # a Python number takes the other side's dtype, as b does below
         a = Tensor(_as_array(a, b.data.dtype) if isinstance(b, Tensor) else a)

@@ -58,7 +58,12 @@ def _check_tokens(x, dim: int, dtype, name: str) -> Tensor:
 
 # ----------------------------------------------------------------- embeddings
 class Embedding(Module):
-    """Lookup table: integer ids of any shape -> ids.shape + (dim,)."""
+    """Lookup table: integer ids of any shape -> ids.shape + (dim,).
+
+        >>> from rl_scratch.nets import Embedding
+        >>> Embedding(vocab_size=10, dim=4, rng=np.random.default_rng(0))(np.array([[1, 2, 3]])).shape
+        (1, 3, 4)
+    """
 
     def __init__(self, vocab_size: int, dim: int, rng: np.random.Generator | None = None,
                  dtype=DEFAULT_DTYPE, std: float = 1.0):
@@ -97,7 +102,16 @@ def sinusoidal_positions(n_positions: int, dim: int, base: float = 10000.0, dtyp
 
 
 class SinusoidalPositionalEncoding(Module):
-    """Adds the fixed sinusoidal table to (B, T, dim) inputs; nothing to learn."""
+    """Adds the fixed sinusoidal table to (B, T, dim) inputs; nothing to learn.
+
+        >>> from rl_scratch.nets import SinusoidalPositionalEncoding, Tensor
+        >>> encode = SinusoidalPositionalEncoding(n_positions=16, dim=4)
+        >>> encode(Tensor(np.zeros((1, 2, 4))))  # position 0: sin 0, cos 0; position 1: sin 1, cos 1, ...
+        Tensor([[[0.     1.     0.     1.    ]
+          [0.8415 0.5403 0.01   0.9999]]], dtype=float64)
+        >>> encode.num_parameters()
+        0
+    """
 
     def __init__(self, n_positions: int, dim: int, dtype=DEFAULT_DTYPE):
         self.n_positions, self.dim = n_positions, dim
@@ -112,7 +126,13 @@ class SinusoidalPositionalEncoding(Module):
 
 
 class LearnedPositionalEmbedding(Module):
-    """Adds a learned vector per position to (B, T, dim) inputs."""
+    """Adds a learned vector per position to (B, T, dim) inputs.
+
+        >>> from rl_scratch.nets import LearnedPositionalEmbedding, Tensor
+        >>> positions = LearnedPositionalEmbedding(n_positions=8, dim=4, rng=np.random.default_rng(0))
+        >>> positions(Tensor(np.zeros((2, 3, 4)))).shape, positions.num_parameters()
+        ((2, 3, 4), 32)
+    """
 
     def __init__(self, n_positions: int, dim: int, rng: np.random.Generator | None = None,
                  dtype=DEFAULT_DTYPE, std: float = 1.0):
@@ -141,7 +161,12 @@ class LearnedPositionalEmbedding(Module):
 
 # -------------------------------------------------------------- normalization
 class LayerNorm(Module):
-    """Normalize each token over its features to mean 0, variance 1, then scale and shift (learned)."""
+    """Normalize each token over its features to mean 0, variance 1, then scale and shift (learned).
+
+        >>> from rl_scratch.nets import LayerNorm, Tensor
+        >>> LayerNorm(3)(Tensor([[[1.0, 2.0, 3.0]]])).numpy().round(4)
+        array([[[-1.2247,  0.    ,  1.2247]]], dtype=float32)
+    """
 
     def __init__(self, dim: int, eps: float = 1e-5, dtype=DEFAULT_DTYPE):
         self.dim, self.eps = dim, eps
@@ -162,7 +187,12 @@ class LayerNorm(Module):
 
 
 class RMSNorm(Module):
-    """Scale each token to root-mean-square 1 over its features, then by a learned gain (no centering)."""
+    """Scale each token to root-mean-square 1 over its features, then by a learned gain (no centering).
+
+        >>> from rl_scratch.nets import RMSNorm, Tensor
+        >>> (RMSNorm(2)(Tensor([[[3.0, 4.0]]])) * np.sqrt(12.5)).numpy().round(4)
+        array([[[3., 4.]]], dtype=float32)
+    """
 
     def __init__(self, dim: int, eps: float = 1e-5, dtype=DEFAULT_DTYPE):
         self.dim, self.eps = dim, eps
@@ -225,6 +255,13 @@ class SelfAttention(Module):
 
     (B, T, dim) -> (B, T, head_dim). The weights of the last call are kept in
     `last_attention` (B, T, T) for inspection and plots.
+
+        >>> from rl_scratch.nets import SelfAttention, Tensor
+        >>> head = SelfAttention(dim=8, head_dim=4, causal=True, rng=np.random.default_rng(0))
+        >>> head(Tensor(np.random.default_rng(1).normal(size=(2, 3, 8)))).shape
+        (2, 3, 4)
+        >>> head.last_attention[0].round(2)[0].tolist()  # token 0 sees only itself
+        [1.0, 0.0, 0.0]
     """
 
     def __init__(self, dim: int, head_dim: int | None = None, causal: bool = False, bias: bool = True,
@@ -251,6 +288,11 @@ class MultiHeadAttention(Module):
 
     All heads run as one batched matmul over a (B, heads, T, head_dim) array.
     `last_attention` holds the weights of the last call, (B, heads, T, T).
+
+        >>> from rl_scratch.nets import MultiHeadAttention, Tensor
+        >>> attn = MultiHeadAttention(dim=8, n_heads=2, rng=np.random.default_rng(0))
+        >>> attn(Tensor(np.ones((2, 5, 8)))).shape, attn.last_attention.shape
+        ((2, 5, 8), (2, 2, 5, 5))
     """
 
     def __init__(self, dim: int, n_heads: int, causal: bool = False, bias: bool = True,
@@ -321,6 +363,11 @@ class TransformerBlock(Module):
 
     `n_layers` (of the whole model) scales the initial residual projections by
     1 / sqrt(2 n_layers). `dropout` applies to each branch before it is added.
+
+        >>> from rl_scratch.nets import Tensor, TransformerBlock
+        >>> block = TransformerBlock(dim=16, n_heads=4, causal=True, rng=np.random.default_rng(0))
+        >>> block(Tensor(np.random.default_rng(1).normal(size=(2, 6, 16)))).shape
+        (2, 6, 16)
     """
 
     def __init__(self, dim: int, n_heads: int, causal: bool = False, mlp_ratio: int = 4, norm: str = "layer",
@@ -353,6 +400,17 @@ class TransformerBlock(Module):
 # --------------------------------------------------------------------- TinyGPT
 @dataclass
 class GPTConfig:
+    """TinyGPT's sizes; the defaults are the Tiny Shakespeare model of the benchmarks.
+
+        >>> from rl_scratch.nets import GPTConfig
+        >>> GPTConfig(vocab_size=54, context=16, dim=32).n_heads
+        4
+        >>> GPTConfig(dim=30, n_heads=4)
+        Traceback (most recent call last):
+        ...
+        ValueError: GPTConfig.dim 30 must be divisible by n_heads 4
+    """
+
     vocab_size: int = 65
     """number of distinct tokens (65 for Tiny Shakespeare characters)"""
     context: int = 32
@@ -411,7 +469,19 @@ def next_token_probabilities(logits: np.ndarray, temperature: float = 1.0, top_k
 
 
 class TinyGPT(Module):
-    """Decoder-only transformer language model: ids (B, T) -> next-token logits (B, T, vocab)."""
+    """Decoder-only transformer language model: ids (B, T) -> next-token logits (B, T, vocab).
+
+        >>> from rl_scratch.nets import Adam, GPTConfig, TinyGPT
+        >>> rng = np.random.default_rng(0)
+        >>> model = TinyGPT(GPTConfig(vocab_size=5, context=12, dim=16, n_heads=2, n_layers=1), rng=rng)
+        >>> ids = np.array([[0, 1, 2, 3, 4] * 2 + [0, 1, 2]])  # learn to count 0..4 round and round
+        >>> opt = Adam(model.parameters(), lr=1e-2)
+        >>> for _ in range(40):
+        ...     loss = model.loss(ids[:, :-1], ids[:, 1:])
+        ...     opt.zero_grad(); loss.backward(); opt.step()
+        >>> model.generate(np.array([3]), n=6, temperature=0).tolist()
+        [3, 4, 0, 1, 2, 3, 4]
+    """
 
     def __init__(self, config: GPTConfig | None = None, rng: np.random.Generator | None = None,
                  dtype=DEFAULT_DTYPE):
@@ -458,7 +528,14 @@ class TinyGPT(Module):
         return logits if last_only else logits.reshape(B, T, -1)
 
     def loss(self, ids, targets) -> Tensor:
-        """Mean cross-entropy of the next-token logits against `targets` (B, T) (usually ids shifted by one)."""
+        """Mean cross-entropy of the next-token logits against `targets` (B, T) (usually ids shifted by one).
+
+            >>> from rl_scratch.nets import GPTConfig, TinyGPT
+            >>> model = TinyGPT(GPTConfig(vocab_size=5, context=8, dim=16, n_heads=2, n_layers=1), rng=np.random.default_rng(0))
+            >>> ids = np.array([[0, 1, 2, 3]])
+            >>> 1.0 < model.loss(ids[:, :-1], ids[:, 1:]).item() < 3.0  # about log 5 before training
+            True
+        """
         return F.cross_entropy(self(ids), np.asarray(targets))
 
     def generate(self, prompt_ids, n: int, temperature: float = 1.0, top_k: int | None = None,
@@ -468,6 +545,13 @@ class TinyGPT(Module):
         Each step feeds the last `context` tokens and samples from
         `next_token_probabilities(logits, temperature, top_k)`; temperature 0 is
         greedy decoding. The same `rng` seed gives the same text.
+
+            >>> from rl_scratch.nets import GPTConfig, TinyGPT
+            >>> model = TinyGPT(GPTConfig(vocab_size=5, context=8, dim=16, n_heads=2, n_layers=1), rng=np.random.default_rng(0))
+            >>> a = model.generate(np.array([[1, 2]]), n=4, top_k=3, rng=np.random.default_rng(7))
+            >>> b = model.generate(np.array([[1, 2]]), n=4, top_k=3, rng=np.random.default_rng(7))
+            >>> a.shape, np.array_equal(a, b)
+            ((1, 6), True)
         """
         rng = rng if rng is not None else init.default_rng()
         ids = np.asarray(prompt_ids)
@@ -507,6 +591,13 @@ class AttentionEncoder(Module):
     `out_features` is the pooled width. Flat observations of shape
     (B, n_tokens * in_features) are reshaped to tokens. `key_mask` (B, n_tokens)
     marks real tokens; padding is neither attended to nor pooled.
+
+        >>> from rl_scratch.nets import AttentionEncoder
+        >>> cells = np.random.default_rng(1).normal(size=(2, 25, 6))  # 2 grids of 25 cells, 6 channels each
+        >>> encoder = AttentionEncoder(in_features=6, n_tokens=25, dim=16, n_heads=2, n_layers=1,
+        ...                            pool="flat", rng=np.random.default_rng(0))
+        >>> encoder(cells).shape, encoder.out_features
+        ((2, 400), 400)
     """
 
     def __init__(self, in_features: int, n_tokens: int, dim: int = 64, n_heads: int = 4, n_layers: int = 2,

@@ -327,11 +327,7 @@ def write_curves(env_id: str, rows: list[dict], folder: Path) -> Path | None:
     fig.tight_layout()
     (folder / "curves").mkdir(parents=True, exist_ok=True)
     path = folder / "curves" / f"{name}.png"
-    try:
-        with open(path, "wb") as f:
-            fig.savefig(f, format="png")
-    finally:
-        plt.close(fig)
+    runs.save_png(fig, path)
     with open(folder / "curves" / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(("agent", "seed", "step", "mean_return"))

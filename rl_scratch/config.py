@@ -31,8 +31,18 @@ from rl_scratch.envs.success import GOAL_ENVS, IsSuccess
 from rl_scratch.validate import check_hyperparameters
 
 
+# The library side; the rest serves the trainer's command line.
+__all__ = ["ConfigError", "resolve_env_id", "make_env", "load_config_file", "tuned_hyperparameters"]
+
+
 class ConfigError(Exception):
-    """A bad env, agent, flag value or config file; the message names the problem and the fix."""
+    """A bad env, agent, flag value or config file; the message names the problem and the fix.
+
+        >>> make_env("FrozenLake-v1", {"map_name": "3x3"})
+        Traceback (most recent call last):
+        ...
+        rl_scratch.config.ConfigError: cannot make FrozenLake-v1 with options {'map_name': '3x3'}: it knows no '3x3'
+    """
 
 
 # ------------------------------------------------------------------- envs
@@ -54,6 +64,13 @@ def resolve_env_id(name: str) -> str:
     `module:EnvId-v0` (Gymnasium's syntax) imports `module`, which registers its
     envs, and stays as given so that every later `gymnasium.make` (vector envs,
     `play` in another process) imports it again.
+
+        >>> resolve_env_id("gridworld-maze"), resolve_env_id("cartpole-v1")
+        ('rl_scratch/GridWorld-Maze-v0', 'CartPole-v1')
+        >>> resolve_env_id("CartPol-v1")
+        Traceback (most recent call last):
+        ...
+        rl_scratch.config.ConfigError: unknown env 'CartPol-v1'; did you mean CartPole-v1, ...
     """
     if ":" in name:
         return _import_env_id(name)
@@ -214,8 +231,12 @@ def agent_class(name: str):
 
 
 def tuned_hyperparameters(agent_name: str, env_id: str, policy: str | None = None) -> dict:
-    """The agents dev's tuned values for (agent, env), or with `policy` its own (agent, env, policy)
-    entry (e.g. an attention network's); {} when there are none."""
+    """The tuned values for (agent, env) in agents/tuned.py, or with `policy` its own (agent, env,
+    policy) entry (e.g. an attention network's); {} when there are none.
+
+        >>> tuned_hyperparameters("qlearning", "FrozenLake-v1")["gamma"], tuned_hyperparameters("ppo", "NoSuchEnv-v0")
+        (0.99, {})
+    """
     try:
         from rl_scratch.agents.tuned import TUNED
     except ImportError:
@@ -412,7 +433,16 @@ RECORD_KEYS = ("command", "resumed_with", "rl_scratch_version", "optimum", "rewa
 
 
 def load_config_file(path: str) -> dict:
-    """A TOML or JSON config file as a dict; unknown top-level keys raise ConfigError listing the valid ones."""
+    """A TOML or JSON config file as a dict; unknown top-level keys raise ConfigError listing the valid ones.
+
+    It takes the keys of a run's config.json (`--config FILE`; hyperparameters in a table).
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "run.toml")
+        >>> _ = open(path, "w").write('env = "GridWorld"\\nsteps = 5000\\n[hyperparameters]\\nlr = 0.001\\n')
+        >>> load_config_file(path)
+        {'env': 'GridWorld', 'steps': 5000, 'hyperparameters': {'lr': 0.001}}
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -588,7 +618,15 @@ def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None, hist
     """gymnasium.make with options; a bad option becomes a ConfigError naming the env.
 
     history > 1: wrapped in HistoryObservation, windows of the last `history` observations
-    (what an agent with that `history` reads, in training, evaluation and play alike)."""
+    (what an agent with that `history` reads, in training, evaluation and play alike).
+    FrozenLake reports `info["is_success"]` (IsSuccess), as the trainer's evaluation reads it.
+
+        >>> env = make_env("rl_scratch/CueCorridor-v0", {"length": 5}, history=4)
+        >>> env.observation_space.shape  # 4 observations of 5 cells + 2 cue flags + the mask column
+        (4, 8)
+        >>> type(make_env("FrozenLake-v1", {"is_slippery": False})).__name__
+        'IsSuccess'
+    """
     kwargs = dict(env_kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
@@ -596,6 +634,8 @@ def make_env(env_id: str, env_kwargs: dict, render_mode: str | None = None, hist
         env = gymnasium.make(env_id, **kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"cannot make {env_id} with options {env_kwargs}: {error}") from None
+    except KeyError as error:  # a name looked up in the env's own table (FrozenLake's map_name)
+        raise ConfigError(f"cannot make {env_id} with options {env_kwargs}: it knows no {error}") from None
     except gymnasium.error.Error as error:
         raise ConfigError(f"cannot make {env_id}: {error}") from None
     env = IsSuccess(env) if env_id in GOAL_ENVS else env  # evaluation reads success from info["is_success"]

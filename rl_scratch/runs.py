@@ -29,6 +29,9 @@ from pathlib import Path
 
 from rl_scratch.nets import atomic_open
 
+# The library side: reading a run folder's files (the trainer writes them).
+__all__ = ["read_csv", "read_json", "smooth", "RunFolderError", "RUN_FILES", "METRIC_COLUMNS", "EVAL_COLUMNS"]
+
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 EVALUATIONS_FILE = "evaluations.csv"
@@ -46,7 +49,13 @@ EVAL_COLUMNS = ("step", "episode", "mean_return", "std_return", "success_rate", 
 
 
 class RunFolderError(Exception):
-    """A run folder cannot be created, written or read; the message says which and why."""
+    """A run folder cannot be created, written or read; the message says which and why.
+
+        >>> read_json("no-such-run/eval.json")
+        Traceback (most recent call last):
+        ...
+        rl_scratch.runs.RunFolderError: no-such-run/eval.json does not exist
+    """
 
 
 class DiskWriteError(RunFolderError):
@@ -78,6 +87,19 @@ def _json_default(value):
 
 
 def read_json(path) -> dict:
+    """A JSON object file (config.json, eval.json, trainer_state.json); RunFolderError names a bad one.
+
+        >>> import json, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "eval.json")
+        >>> _ = open(path, "w").write(json.dumps({"mean_return": 0.93, "episodes": 10}))
+        >>> read_json(path)["mean_return"]
+        0.93
+        >>> _ = open(path, "w").write("[1, 2]")
+        >>> read_json(path)
+        Traceback (most recent call last):
+        ...
+        rl_scratch.runs.RunFolderError: .../eval.json should hold a JSON object, found list
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -227,7 +249,19 @@ def _cell(value) -> str:
 
 
 def read_csv(path) -> dict[str, list]:
-    """Columns of a CsvLog file as lists of floats (None for empty cells); {} if the file is missing."""
+    """Columns of a CsvLog file as lists of floats (None for empty cells); {} if the file is missing.
+
+    A run folder's metrics.csv has METRIC_COLUMNS (a row per episode), its
+    evaluations.csv EVAL_COLUMNS (a row per periodic evaluation).
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "metrics.csv")
+        >>> _ = open(path, "w").write("step,return,loss\\n10,0.5,\\n25,0.93,0.25\\n")
+        >>> read_csv(path)
+        {'step': [10.0, 25.0], 'return': [0.5, 0.93], 'loss': [None, 0.25]}
+        >>> read_csv("no-such-run/metrics.csv")
+        {}
+    """
     path = Path(path)
     if not path.exists():
         return {}
@@ -247,7 +281,11 @@ def read_csv(path) -> dict[str, list]:
 
 # --------------------------------------------------------------- plotting
 def smooth(values: list[float], window: int) -> list[float]:
-    """Trailing moving average: point i averages values[max(0, i - window + 1) : i + 1]."""
+    """Trailing moving average: point i averages values[max(0, i - window + 1) : i + 1].
+
+        >>> smooth([0.0, 1.0, 2.0, 6.0], window=2)
+        [0.0, 0.5, 1.5, 4.0]
+    """
     out, total = [], 0.0
     for i, v in enumerate(values):
         total += v
@@ -308,13 +346,18 @@ def _new_figure():
 
 def _save_figure(fig, ax, path, title: str, legend_loc: str) -> None:
     """Title, grid and legend, then an atomic PNG write; the figure is closed either way."""
-    import matplotlib.pyplot as plt
-
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc=legend_loc, fontsize=8)
     fig.tight_layout()
+    save_png(fig, path)
+
+
+def save_png(fig, path) -> None:
+    """Write a matplotlib figure as a PNG atomically (a reader never sees half a file); closes it either way."""
+    import matplotlib.pyplot as plt
+
     try:
         with atomic_open(path) as f:
             fig.savefig(f, format="png")

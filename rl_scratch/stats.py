@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["bootstrap_ci", "iqm", "summarize", "CONFIDENCE"]
+
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
@@ -24,6 +26,12 @@ def bootstrap_ci(values, confidence: float = CONFIDENCE, resamples: int = BOOTST
 
     Equal values give a zero-width interval at that value (a deterministic policy
     on a deterministic env scores the same every episode).
+
+        >>> low, high = bootstrap_ci([1.0, 0.0] * 50)  # 100 episodes, half of them successes
+        >>> round(low, 2), round(high, 2)
+        (0.4, 0.6)
+        >>> bootstrap_ci([0.93] * 10)
+        (0.93, 0.93)
     """
     values = np.asarray(values, dtype=np.float64).ravel()
     if values.size == 0:
@@ -46,7 +54,11 @@ def _chunks(total: int, size: int):
 
 
 def iqm(values) -> float:
-    """Interquartile mean: the mean after cutting the lowest and highest quarter (scipy's trim_mean(0.25))."""
+    """Interquartile mean: the mean after cutting the lowest and highest quarter (scipy's trim_mean(0.25)).
+
+        >>> iqm([500, 480, 490, 20])  # one collapsed seed does not drag it down as the mean would
+        485.0
+    """
     values = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if values.size == 0:
         raise ValueError("the interquartile mean needs at least one value")
@@ -55,7 +67,11 @@ def iqm(values) -> float:
 
 
 def summarize(values) -> dict:
-    """mean, std, the bootstrap 95% interval of the mean, and the count."""
+    """mean, std, the bootstrap 95% interval of the mean, and the count.
+
+        >>> summarize([1.0, 1.0, 1.0, 1.0])
+        {'mean': 1.0, 'std': 0.0, 'ci_low': 1.0, 'ci_high': 1.0, 'n': 4}
+    """
     values = np.asarray(values, dtype=np.float64).ravel()
     low, high = bootstrap_ci(values)
     return {"mean": float(values.mean()), "std": float(values.std()), "ci_low": low, "ci_high": high,

@@ -8,12 +8,19 @@ import numpy as np
 
 from rl_scratch import stats
 
+__all__ = ["planning_optimum", "has_transition_model"]
+
 # Summed float rewards (0.93 from -0.01 steps and a goal) may miss the optimum by rounding.
 TARGET_TOLERANCE = 1e-6
 
 
 def has_transition_model(env) -> bool:
-    """GridWorld's transition_model() or a Toy Text env's table P: what planning needs."""
+    """GridWorld's transition_model() or a Toy Text env's table P: what planning needs.
+
+        >>> import gymnasium as gym
+        >>> has_transition_model(gym.make("Taxi-v4")), has_transition_model(gym.make("CartPole-v1"))
+        (True, False)
+    """
     base = env.unwrapped
     return hasattr(base, "transition_model") or hasattr(base, "P")
 
@@ -22,7 +29,15 @@ def planning_optimum(env) -> float | None:
     """The best expected undiscounted return from the start (value iteration on the env's model).
 
     None when the env has no transition model (GridWorld's transition_model() or
-    a Toy Text env's P) or no known start distribution.
+    a Toy Text env's P) or no known start distribution. Within the env's time
+    limit: FrozenLake's 100 steps make its optimum 0.744 (0.824 without one).
+
+        >>> import gymnasium as gym
+        >>> import rl_scratch
+        >>> round(planning_optimum(gym.make("rl_scratch/GridWorld-v0")), 2)
+        0.93
+        >>> round(planning_optimum(gym.make("FrozenLake-v1")), 3)
+        0.744
     """
     base = env.unwrapped
     if not has_transition_model(env):

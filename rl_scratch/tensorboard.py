@@ -25,6 +25,8 @@ from pathlib import Path
 from rl_scratch import runs
 from rl_scratch.extras import import_extra
 
+__all__ = ["TensorBoardCallback", "TensorBoardLog", "TRAIN_TAGS", "EVAL_TAGS", "SPEED_TAG"]
+
 # The columns that are not scalars to plot: the x axis, the row's index and its clock.
 _NOT_SCALARS = ("step", "episode", "wall_time")
 TRAIN_TAGS = tuple(f"train/{name}" for name in runs.METRIC_COLUMNS if name not in _NOT_SCALARS)
@@ -63,6 +65,18 @@ class TensorBoardLog:
     """Writes metrics.csv rows (`episode`) and evaluations.csv rows (`evaluation`) as scalar events.
 
     Raises MissingExtra (an ImportError naming the extra) when tensorboardX is not installed.
+
+        >>> import os, tempfile
+        >>> from rl_scratch import runs
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(folder, "metrics.csv"), "w").write("step,return,wall_time\\n10,0.5,0.1\\n25,0.93,0.2\\n")
+        >>> metrics = runs.read_csv(os.path.join(folder, "metrics.csv"))  # a finished run's log, replayed
+        >>> log = TensorBoardLog(os.path.join(folder, "tb"))
+        >>> for row in zip(*metrics.values()):
+        ...     log.episode(dict(zip(metrics, row)))
+        >>> log.close()
+        >>> [name.startswith("events.out.tfevents") for name in os.listdir(os.path.join(folder, "tb"))]
+        [True]
     """
 
     def __init__(self, log_dir: str | Path):
@@ -78,19 +92,42 @@ class TensorBoardLog:
                 self.writer.add_scalar(f"{prefix}/{name}", float(value), step)
 
     def episode(self, row: dict) -> None:
-        """One metrics.csv row (step, episode, return, ..., wall_time)."""
+        """One metrics.csv row (step, episode, return, ..., wall_time): `train/<column>` scalars at `step`.
+
+            >>> import tempfile
+            >>> log = TensorBoardLog(tempfile.mkdtemp())
+            >>> log.episode({"step": 100, "episode": 4, "return": 0.93, "length": 8, "wall_time": 0.5})
+            >>> log.close()
+        """
         self._scalars(row, "train", runs.METRIC_COLUMNS)
         if row.get("wall_time"):
             self.writer.add_scalar(SPEED_TAG, int(row["step"]) / float(row["wall_time"]), int(row["step"]))
 
     def evaluation(self, row: dict) -> None:
-        """One evaluations.csv row (step, episode, mean_return, std_return, success_rate, wall_time)."""
+        """One evaluations.csv row (step, episode, mean_return, std_return, success_rate, wall_time).
+
+            >>> import tempfile
+            >>> log = TensorBoardLog(tempfile.mkdtemp())
+            >>> log.evaluation({"step": 5000, "episode": 40, "mean_return": 0.93, "std_return": 0.0})
+            >>> log.close()
+        """
         self._scalars(row, "eval", runs.EVAL_COLUMNS)
 
     def flush(self) -> None:
+        """Write the pending events to disk now (the writer also flushes every 10 seconds).
+
+            >>> import tempfile
+            >>> log = TensorBoardLog(tempfile.mkdtemp())
+            >>> log.episode({"step": 1, "return": 1.0}); log.flush(); log.close()
+        """
         self.writer.flush()
 
     def close(self) -> None:
+        """Flush and close the event file.
+
+            >>> import tempfile
+            >>> TensorBoardLog(tempfile.mkdtemp()).close()
+        """
         self.writer.close()
 
 
@@ -119,4 +156,10 @@ class TensorBoardCallback:
         self.log.episode({**record, "wall_time": time.perf_counter() - self.start})
 
     def close(self) -> None:
+        """Flush and close the event file (after `learn`).
+
+            >>> import tempfile
+            >>> callback = TensorBoardCallback(tempfile.mkdtemp())
+            >>> callback({"step": 10, "episode": 1, "return": 0.5, "length": 10}); callback.close()
+        """
         self.log.close()

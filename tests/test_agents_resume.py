@@ -56,36 +56,40 @@ def uninterrupted(name, config=None):
     return agent, records
 
 
+def assert_two_pieces_match(name, stop, between, reference, reference_records):
+    """learn(stop steps), `between(agent)` -> the agent that goes on, learn the rest: the uninterrupted run."""
+    total = CASES[name][3]
+    agent, make, _, _ = setup(name)
+    records = []
+    agent.learn(make, stop, callback=records.append)
+    agent = between(agent)
+    agent.learn(make, total - agent.steps, callback=records.append)
+    assert records == reference_records, f"stopped at {stop}"
+    assert_same(agent, reference)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_learn_in_pieces_is_the_uninterrupted_run(name):
     reference, reference_records = uninterrupted(name)
     assert len(reference_records) > 3
-    total, stops = CASES[name][3:]
-    for stop in stops:
-        agent, make, _, _ = setup(name)
-        records = []
-        agent.learn(make, stop, callback=records.append)
-        step_size = getattr(agent.config, "n_envs", None) or getattr(agent.config, "batch_size", 1)
-        assert stop <= agent.steps < stop + step_size
-        agent.learn(make, total - agent.steps, callback=records.append)
-        assert records == reference_records, f"stopped at {stop}"
-        assert_same(agent, reference)
+    for stop in CASES[name][4]:
+        def check_stop(agent):
+            step_size = getattr(agent.config, "n_envs", None) or getattr(agent.config, "batch_size", 1)
+            assert stop <= agent.steps < stop + step_size
+            return agent
+
+        assert_two_pieces_match(name, stop, check_stop, reference, reference_records)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_save_load_continue_is_the_uninterrupted_run(name, tmp_path):
     reference, reference_records = uninterrupted(name)
-    total, stops = CASES[name][3:]
-    for stop in stops:
-        agent, make, _, _ = setup(name)
-        records = []
-        agent.learn(make, stop, callback=records.append)
+    def save_and_load(agent):
         agent.save(tmp_path / "agent.npz")
-        del agent
-        resumed = load_agent(tmp_path / "agent.npz")
-        resumed.learn(make, total - resumed.steps, callback=records.append)
-        assert records == reference_records, f"stopped at {stop}"
-        assert_same(resumed, reference)
+        return load_agent(tmp_path / "agent.npz")
+
+    for stop in CASES[name][4]:
+        assert_two_pieces_match(name, stop, save_and_load, reference, reference_records)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -96,12 +96,3 @@ def test_train_flag_without_the_extra_is_one_error_line_and_no_run_folder(tmp_pa
     assert len(lines) == 1 and lines[0].startswith("error: --tensorboard needs the optional 'tensorboard' extra")
     assert "pip install -e '.[tensorboard]'" in lines[0]
     assert not (tmp_path / "run").exists() and not (tmp_path / "tb").exists()
-
-
-def test_the_docstring_examples_run():
-    import doctest
-
-    import rl_scratch.tensorboard
-
-    result = doctest.testmod(rl_scratch.tensorboard)
-    assert result.attempted > 0 and result.failed == 0

@@ -20,6 +20,12 @@ every path runs the formula written here, and none restates it.
     norms        layer_norm, rms_norm
     attention    scaled dot-product attention with a mask
     indexing     index, gather, embedding (their backward scatter-adds)
+
+    >>> import numpy as np
+    >>> from rl_scratch.nets import ops
+    >>> y, saved = ops.activations.tanh(np.array([0.0, 1.0]))
+    >>> ops.activations.tanh_backward(saved, np.ones(2)).round(2)  # 1 - tanh(x)^2
+    array([1.  , 0.42])
 """
 
 from . import activations, attention, elementwise, indexing, linear, losses, norms, reductions, softmax

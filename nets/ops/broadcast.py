@@ -6,7 +6,11 @@ import numpy as np
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum `grad` down to `shape`, undoing NumPy broadcasting: the extra leading axes, then the size-1 axes."""
+    """Sum `grad` down to `shape`, undoing NumPy broadcasting: the extra leading axes, then the size-1 axes.
+
+        >>> unbroadcast(np.ones((4, 2, 3)), (1, 3))  # a (1, 3) bias added to a (4, 2, 3) batch
+        array([[8., 8., 8.]])
+    """
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)

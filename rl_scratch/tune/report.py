@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 from rl_scratch.config import display_name
+from rl_scratch.runs import save_png
 
 from . import space as sp
 from .storage import mask
@@ -177,9 +178,7 @@ def plot_history(plan: StudyPlan, study, study_name: str) -> Path:
         ax.legend(loc="lower right")
     fig.tight_layout()
     path = plan.folder / HISTORY_FILE
-    fig.savefig(path.with_name(path.name + ".tmp.png"))
-    plt.close(fig)
-    os.replace(path.with_name(path.name + ".tmp.png"), path)
+    save_png(fig, path)
     return path
 
 
@@ -214,9 +213,7 @@ def plot_importance(plan: StudyPlan, study, study_name: str) -> Path:
     ax.set_title(f"{study_name}: parameter importances ({len(complete)} completed trials)")
     fig.tight_layout()
     path = plan.folder / IMPORTANCE_FILE
-    fig.savefig(path.with_name(path.name + ".tmp.png"))
-    plt.close(fig)
-    os.replace(path.with_name(path.name + ".tmp.png"), path)
+    save_png(fig, path)
     return path
 
 
