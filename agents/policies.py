@@ -148,7 +148,11 @@ def attention_weights(net: Module, features: np.ndarray) -> np.ndarray | None:
 
 
 def flat(x) -> Tensor:
-    """(B, ...) observations as (B, features) rows, what an MLP reads."""
+    """(B, ...) observations as (B, features) rows, what an MLP reads.
+
+        >>> flat(np.zeros((2, 5, 3), dtype=np.float32)).shape
+        (2, 15)
+    """
     x = x if isinstance(x, Tensor) else Tensor(x)
     return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
 
