@@ -37,9 +37,13 @@ from rl_scratch import pictures
 from rl_scratch.agents import DQN, PPO, REINFORCE, QLearning, ValueIteration, evaluate
 from rl_scratch.config import make_env, tuned_hyperparameters
 from rl_scratch.envs.memory import RIGHT
+from rl_scratch.runtime import configure_for_small_networks
 
 QUICK = os.environ.get("RL_SCRATCH_TUTORIAL_QUICK") == "1"
 OUT = Path(os.environ.get("RL_SCRATCH_TUTORIAL_OUT", "tutorial_output"))
+# NumPy as the trainer runs it: one BLAS thread (these networks are small; more threads only wait
+# on each other) and freed memory kept for the next step.
+configure_for_small_networks()
 GRID = "rl_scratch/GridWorld-v0"
 
 env = gym.make(GRID, render_mode="ansi")   # obs_mode="index": the state is the cell number
