@@ -175,7 +175,9 @@ fig
 # the tuned attention settings (`history=4`), draw what its heads attend to at the
 # junction, and compare its return with the optimum and with the best any memoryless
 # policy can do. (In quick mode the budget is far too small to learn the task; the
-# full run takes a few minutes.)
+# full run takes a few minutes.) The picture shows where each head's attention goes,
+# not all that the policy uses: it reads every step's encoding in its own place, so
+# the cue reaches the action even where the current step attends elsewhere.
 
 # %%
 CUE = "rl_scratch/CueCorridor-v0"
