@@ -1,7 +1,7 @@
 """Dynamic programming on a known model: value iteration and policy iteration.
 
 Reference: Sutton & Barto, Reinforcement Learning (2nd ed.), sections 4.3-4.4.
-The model is FrozenLake's layout, P[s][a] = [(prob, next_state, reward, terminated), ...],
+The model is FrozenLake's layout, `P[s][a] = [(prob, next_state, reward, terminated), ...]`,
 from GridWorld's `transition_model()` or Toy Text envs' `env.unwrapped.P`. A terminated
 transition does not continue, so Q(s, a) = sum p * (r + gamma * (1 - terminated) * V(s')).
 
@@ -52,7 +52,7 @@ class TabularModel:
 
 
 def get_transition_model(env):
-    """P[s][a] lists from an env: GridWorld's `transition_model()` or a Toy Text env's `P`.
+    """`P[s][a]` lists from an env: GridWorld's `transition_model()` or a Toy Text env's `P`.
 
         >>> import gymnasium as gym
         >>> len(get_transition_model(gym.make("FrozenLake-v1")))  # 16 states
@@ -68,7 +68,7 @@ def get_transition_model(env):
 
 
 def tabular_model(P) -> TabularModel:
-    """P[s][a] lists of (prob, next_state, reward, terminated) as a `TabularModel`; probabilities must sum to 1.
+    """`P[s][a]` lists of (prob, next_state, reward, terminated) as a `TabularModel`; probabilities must sum to 1.
 
         >>> import gymnasium as gym
         >>> tabular_model(get_transition_model(gym.make("FrozenLake-v1"))).prob.shape  # (S, A, at most 3 outcomes)

@@ -9,6 +9,7 @@ no display; only :class:`Window` (``render_mode="human"``) initialises one.
 from __future__ import annotations
 
 import os
+from collections import deque
 
 import numpy as np
 
@@ -57,7 +58,10 @@ class Window:
 
     Events are pumped on every frame so the window stays responsive; when the
     user clicks the close button the window is released and later frames are
-    dropped silently (the episode itself carries on).
+    dropped silently (the episode itself carries on). Keys pressed meanwhile are
+    kept, by pygame's name ("up", "w", "escape"), in `keys` for a caller that
+    reads them (manual play); only the last few, so a window nobody reads keys
+    from does not grow.
     """
 
     def __init__(self, title: str):
@@ -65,6 +69,7 @@ class Window:
         self.screen = None
         self.clock = None
         self.closed_by_user = False
+        self.keys: deque[str] = deque(maxlen=16)
 
     def show(self, surface, fps: float) -> None:
         if self.closed_by_user:
@@ -80,6 +85,8 @@ class Window:
                 self.close()
                 self.closed_by_user = True
                 return
+            if event.type == pygame.KEYDOWN:
+                self.keys.append(pygame.key.name(event.key))
         self.screen.blit(surface, (0, 0))
         pygame.display.flip()
         self.clock.tick(fps)

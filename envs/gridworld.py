@@ -439,7 +439,7 @@ class GridWorld(gym.Env):
         self._slip_hi = 1.0 - self.slip_prob / 2
 
     def transition_model(self) -> list[list[list[tuple[float, int, float, bool]]]]:
-        """Exact dynamics: P[s][a] = [(prob, next_state, reward, terminated), ...].
+        """Exact dynamics: `P[s][a] = [(prob, next_state, reward, terminated), ...]`.
 
         Same layout as FrozenLake's `env.P`. Goal, pit and wall states are absorbing:
         every action gives [(1.0, s, 0.0, True)].

@@ -145,7 +145,7 @@ class CueCorridor(gym.Env):
         return (self.goal_reward + self.wrong_reward) / 2 + (self.length - 1) * self.step_reward
 
     def transition_model(self) -> list[list[list[tuple[float, int, float, bool]]]]:
-        """P[s][a] = [(prob, next_state, reward, terminated)] over hidden states s = cue * (length + 1) + cell.
+        """`P[s][a] = [(prob, next_state, reward, terminated)]` over hidden states `s = cue * (length + 1) + cell`.
 
         Cell `length` is the absorbing end (a goal entered). FrozenLake's `env.P` layout.
 

@@ -1,9 +1,9 @@
 """Pictures of the insides: computation graphs, attention, values and learning curves.
 
-Each function returns a matplotlib `Figure` (shown by Jupyter when it is a cell's last
-value) and, given `path`, also writes it as a PNG. Figures are built without pyplot,
-so nothing needs a display and nothing accumulates between calls; only matplotlib
-is needed (no graphviz or other system package).
+Each function returns a `Picture`, a matplotlib Figure that Jupyter shows as a PNG when it
+is a cell's last value (whatever the backend), and, given `path`, also writes it as a PNG.
+Pictures are built without pyplot, so nothing needs a display and nothing accumulates
+between calls; only matplotlib is needed (no graphviz or other system package).
 
     computation_graph(result)          a Value or Tensor result: each node's op, value or shape, gradient
     attention_maps(weights, tokens)    (heads, T, T) weights, one heatmap per head
@@ -21,9 +21,11 @@ is needed (no graphviz or other system package).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from rl_scratch import attention_view, runs, stats
 from rl_scratch import config as cfg
@@ -36,11 +38,18 @@ ARROWS = {0: (0.0, -1.0), 1: (1.0, 0.0), 2: (0.0, 1.0), 3: (-1.0, 0.0)}  # GridW
 
 
 # ----------------------------------------------------------------- figures
+class Picture(Figure):
+    """A Figure that Jupyter shows as a PNG under any matplotlib backend (Agg included)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
+
+
 def panels(n_cols: int = 1, n_rows: int = 1, size: tuple[float, float] = (4.5, 4.0)):
     """(figure, axes): n_rows x n_cols axes of `size` inches each (axes is a flat list)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(size[0] * n_cols, size[1] * n_rows), dpi=DPI)
+    fig = Picture(figsize=(size[0] * n_cols, size[1] * n_rows), dpi=DPI, layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     return fig, [ax for row in axes for ax in row]
 
@@ -54,9 +63,7 @@ def save(fig, path) -> Path:
     return path
 
 
-def _finish(fig, path, tight: bool = True):
-    if tight:
-        fig.tight_layout()
+def _finish(fig, path):
     if path is not None:
         save(fig, path)
     return fig
@@ -124,9 +131,7 @@ def computation_graph(result, names: dict | None = None, title: str | None = Non
         for k, i in enumerate(members):
             position[i] = (c, (n_rows - 1) / 2 - (k - (len(members) - 1) / 2))
 
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(4.0, 2.4 * n_cols), max(2.4, 1.15 * n_rows + 0.6)), dpi=DPI)
+    fig = Picture(figsize=(max(4.0, 2.4 * n_cols), max(2.4, 1.15 * n_rows + 0.6)), dpi=DPI)
     ax = fig.add_axes((0.02, 0.02, 0.96, 0.88 if title else 0.96))
     ax.set_xlim(-0.6, n_cols - 0.4)
     ax.set_ylim(-0.6, n_rows - 0.4)
@@ -147,7 +152,7 @@ def computation_graph(result, names: dict | None = None, title: str | None = Non
                 bbox=dict(boxstyle="round,pad=0.4", facecolor=colour, edgecolor="#475569"))
     if title:
         fig.suptitle(title)
-    return _finish(fig, path, tight=False)
+    return _finish(fig, path)
 
 
 # ----------------------------------------------------------------- attention
@@ -164,7 +169,9 @@ def attention_maps(weights, tokens=None, title: str | None = None, path=None):
     heads, T = weights.shape[0], weights.shape[1]
     side = min(4.5, 1.6 + 0.22 * T)
     fig, axes = panels(heads, 1, (side, side))
-    labels = None if tokens is None else [repr(t)[1:-1] if isinstance(t, str) else str(t) for t in tokens]
+    # Characters as they read: a space as an open box, a newline as \n.
+    labels = None if tokens is None else [repr(t)[1:-1].replace(" ", "\u2423") if isinstance(t, str) else str(t)
+                                          for t in tokens]
     for h, ax in enumerate(axes):
         image = ax.imshow(weights[h], cmap="Purples", vmin=0.0, vmax=max(1e-9, weights[h].max()))
         ax.set_title(f"head {h + 1}", fontsize=10)
@@ -212,7 +219,8 @@ def policy_attention(agent, env, obs, title: str | None = None, path=None):
                          "(train it with policy='attention')")
     frame = attention_view.draw(env.render(), weights, env, cfg.agent_history(agent.config))
     height, width = frame.shape[:2]
-    fig, ax, _ = _axes(None, (max(3.0, width / 80), max(2.0, height / 80 + 0.5)))
+    scale = max(1.0, 360 / max(width, height))  # small frames (CueCorridor's) are drawn larger
+    fig, ax, _ = _axes(None, (max(6.0, scale * width / DPI + 0.4), scale * height / DPI + 0.8))
     ax.imshow(frame)
     ax.axis("off")
     ax.set_title(title or f"attention of each of {weights.shape[0]} heads", fontsize=10)
@@ -356,13 +364,14 @@ def _curve(run) -> tuple[np.ndarray, np.ndarray]:
 
 
 def learning_curves(groups: dict, title: str | None = None, xlabel: str = "environment steps",
-                    ylabel: str = "return", target: float | None = None, smooth: int = 1, ax=None, path=None):
+                    ylabel: str = "return", target: float | None = None, target_label: str | None = None,
+                    smooth: int = 1, ax=None, path=None):
     """Per label, the mean over its runs and a 95% bootstrap band (rl_scratch.stats.bootstrap_ci).
 
     `groups` maps a label to a list of runs; a run is a `(steps, values)` pair (for example
     the step and return of each episode a callback saw) or a run folder (its
     evaluations.csv). `smooth` > 1 first averages each run over that many points
-    (rl_scratch.runs.smooth); runs are interpolated onto a shared step grid that ends
+    (rl_scratch.runs.smooth); `target` draws a dashed line; runs are interpolated onto a shared step grid that ends
     at the shortest run's last step.
     """
     fig, ax, own = _axes(ax, (7.0, 4.0))
@@ -378,7 +387,7 @@ def learning_curves(groups: dict, title: str | None = None, xlabel: str = "envir
             band = np.array([stats.bootstrap_ci(column, resamples=1000) for column in values.T])
             ax.fill_between(grid, band[:, 0], band[:, 1], color=colour, alpha=0.2)
     if target is not None:
-        ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"target {target:g}")
+        ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=target_label or f"target {target:g}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

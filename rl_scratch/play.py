@@ -4,6 +4,7 @@
     python -m rl_scratch.play runs/GridWorld-dqn-20260101-120000/checkpoint.npz --episodes 5 --fps 4
     python -m rl_scratch.play runs/<run> --record episode.gif        # no display needed
     python -m rl_scratch.play runs/<NextToken run> --prompt "The agent " --length 200 --temperature 0.8
+    python -m rl_scratch.play --env GridWorld --keys                  # play it yourself (rl_scratch/keyboard.py)
 
 A run folder gives the env (config.json) and the agent (best.npz, else
 checkpoint.npz; --checkpoint last picks checkpoint.npz). A bare checkpoint file
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rl_scratch import attention_view
+from rl_scratch import attention_view, keyboard
 from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.checkpoints import load_checked
@@ -38,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog=command("play"),
                description="Render a trained agent's episodes (pygame window), record them to a GIF, "
                            "or generate text on NextToken.")
-    p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", help="a run folder or an agent .npz checkpoint")
+    p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", nargs="?",
+                   help="a run folder or an agent .npz checkpoint (leave it out with --keys)")
+    p.add_argument("--keys", action="store_true",
+                   help="play --env yourself instead: arrow keys or WASD move, R starts a new episode, Esc quits "
+                        "(GridWorld maps via --env-kwarg map_name=..., CueCorridor, FrozenLake)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="for a run folder: best.npz (default, falls back to the last) or checkpoint.npz")
     p.add_argument("--episodes", type=int, default=3, help="episodes to play (default 3)")
@@ -52,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", metavar="FILE", help="write the frames to FILE instead of opening a window (no display "
                                                     "needed): .gif, or .mp4 with the video extra "
                                                     "(pip install -e '.[video]')")
-    p.add_argument("--env", help="env for a checkpoint without a config.json beside it (short name or id)")
+    p.add_argument("--env", help="env for a checkpoint without a config.json beside it, or to play with --keys "
+                                 "(short name or id)")
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="gymnasium.make option, repeatable (with --env)")
     p.add_argument("--no-overlay", action="store_true", help="GridWorld: do not shade values or draw the policy")
@@ -195,6 +201,33 @@ def generate_text(agent, env, prompt: str | None, length: int, temperature: floa
 
 
 # ---------------------------------------------------------------- main
+def play_yourself(args) -> int:
+    """--keys: the env in a window, moved by the keys pressed in it."""
+    if args.path is not None:
+        raise ConfigError(f"--keys plays the env yourself; leave out {args.path} (or leave out --keys to watch it)")
+    if args.env is None:
+        raise ConfigError("--keys needs the env to play: --env GridWorld (any map via --env-kwarg map_name=...)")
+    if args.record:
+        raise ConfigError("--keys plays in a window; --record writes a trained agent's episodes")
+    env_id = cfg.resolve_env_id(args.env)
+    directions = keyboard.direction_actions(env_id)
+    reason = missing_display()
+    if reason is not None:
+        raise ConfigError(f"--keys needs a window to play in, and there is no display ({reason})")
+    env_kwargs = cfg.parse_env_kwargs(cfg.parse_assignments(args.env_kwarg, "--env-kwarg"))
+    env = cfg.make_env(env_id, env_kwargs, render_mode="rgb_array")
+    window = FrameWindow(f"rl-scratch: play {cfg.display_name(env_id)} ({keyboard.HELP})", args.fps or 30)
+    print(f"Playing {env_id}" + (f" {env_kwargs}" if env_kwargs else "") + f": {keyboard.HELP}")
+    try:
+        returns = keyboard.play_by_keys(env, window, directions, seed=args.seed)
+    finally:
+        env.close()
+        window.close()
+    if len(returns) > 1:
+        print(f"mean return {np.mean(returns):.3f} over {len(returns)} episodes")
+    return 0
+
+
 def play(args) -> int:
     from rl_scratch.agents.checkpoint import ensure_compatible
 
@@ -289,6 +322,10 @@ def play(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        if args.keys:
+            return play_yourself(args)
+        if args.path is None:
+            raise ConfigError("give a run folder or checkpoint to watch, or --env ENV --keys to play yourself")
         return play(args)
     except (ConfigError, RunFolderError) as error:
         error_line(str(error))

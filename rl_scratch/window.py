@@ -61,6 +61,10 @@ class FrameWindow:
     def closed_by_user(self) -> bool:
         return self.window.closed_by_user
 
+    def next_key(self) -> str | None:
+        """The oldest key pressed and not yet taken (pygame's name: "up", "w", "escape"), or None."""
+        return self.window.keys.popleft() if self.window.keys else None
+
     def show(self, frame: np.ndarray) -> None:
         if frame is not None and not self.window.closed_by_user:
             pygame = import_pygame()

@@ -34,6 +34,7 @@ import rl_scratch.nets
 COMMANDS_AND_INTERNALS = {
     "__main__", "attention_view", "benchmark", "benchmark_sb3", "checkpoints", "console", "launch", "play",
     "extras", "runtime", "signals", "train", "trainer", "validate", "window", "tune",
+    "keyboard",  # play --keys: its key loop, tested by feeding key events (tests/test_play_keys.py)
 }
 # Library modules with no examples yet: each entry is a gap to close, not an exemption to keep.
 WITHOUT_EXAMPLES_YET = {"pictures"}  # new with the tutorials (matplotlib figures of the insides)
