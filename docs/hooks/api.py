@@ -29,8 +29,9 @@ PAGES = {
                     "The engine: `Tensor` and its ops, modules, optimizers, transformers."),
     "api/agents.md": ("rl_scratch.agents", ["rl_scratch.agents"], "The learning algorithms and their parts."),
     "api/envs.md": ("rl_scratch.envs", ["rl_scratch.envs"], "Our Gymnasium environments."),
-    "api/cli.md": ("The CLI and its glue", ["rl_scratch", "rl_scratch.tune"],
-                   "`train`, `play`, `benchmark` and `tune`, and the modules they share."),
+    "api/cli.md": ("rl_scratch: the commands and their glue", ["rl_scratch", "rl_scratch.tune"],
+                   "`train`, `play`, `benchmark` and `tune`, the modules they share, and the library modules "
+                   "beside them (`config`, `runs`, `stats`, `pictures`, ...)."),
 }
 
 _shadow: Path | None = None
