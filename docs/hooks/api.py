@@ -65,6 +65,7 @@ def page(title: str, packages: list[str], intro: str, dirs: dict[str, Path]) -> 
 @event_priority(100)  # before mkdocstrings' on_config, which starts the python handler
 def on_config(config):
     global _shadow
+    on_shutdown()  # `mkdocs serve` configures each rebuild afresh: the last one's tree goes
     dirs = package_dirs()
     _shadow = Path(tempfile.mkdtemp(prefix="rl-scratch-api-"))
     for name, folder in dirs.items():

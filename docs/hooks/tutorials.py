@@ -36,6 +36,7 @@ def pages() -> list[Path]:
 
 def on_config(config):
     global _out
+    on_shutdown()  # `mkdocs serve` configures each rebuild afresh: the last one's folder goes
     # The kernels mkdocs-jupyter starts inherit these.
     os.environ.setdefault("RL_SCRATCH_TUTORIAL_QUICK", "1")
     _out = tempfile.mkdtemp(prefix="rl-scratch-tutorials-")
