@@ -1,9 +1,9 @@
 """Pictures of the insides: computation graphs, attention, values and learning curves.
 
-Each function returns a matplotlib `Figure` (shown by Jupyter when it is a cell's last
-value) and, given `path`, also writes it as a PNG. Figures are built without pyplot,
-so nothing needs a display and nothing accumulates between calls; only matplotlib
-is needed (no graphviz or other system package).
+Each function returns a `Picture`, a matplotlib Figure that Jupyter shows as a PNG when it
+is a cell's last value (whatever the backend), and, given `path`, also writes it as a PNG.
+Pictures are built without pyplot, so nothing needs a display and nothing accumulates
+between calls; only matplotlib is needed (no graphviz or other system package).
 
     computation_graph(result)          a Value or Tensor result: each node's op, value or shape, gradient
     attention_maps(weights, tokens)    (heads, T, T) weights, one heatmap per head
@@ -21,9 +21,11 @@ is needed (no graphviz or other system package).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from rl_scratch import attention_view, runs, stats
 from rl_scratch import config as cfg
@@ -36,11 +38,18 @@ ARROWS = {0: (0.0, -1.0), 1: (1.0, 0.0), 2: (0.0, 1.0), 3: (-1.0, 0.0)}  # GridW
 
 
 # ----------------------------------------------------------------- figures
+class Picture(Figure):
+    """A Figure that Jupyter shows as a PNG under any matplotlib backend (Agg included)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
+
+
 def panels(n_cols: int = 1, n_rows: int = 1, size: tuple[float, float] = (4.5, 4.0)):
     """(figure, axes): n_rows x n_cols axes of `size` inches each (axes is a flat list)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(size[0] * n_cols, size[1] * n_rows), dpi=DPI, layout="constrained")
+    fig = Picture(figsize=(size[0] * n_cols, size[1] * n_rows), dpi=DPI, layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     return fig, [ax for row in axes for ax in row]
 
@@ -122,9 +131,7 @@ def computation_graph(result, names: dict | None = None, title: str | None = Non
         for k, i in enumerate(members):
             position[i] = (c, (n_rows - 1) / 2 - (k - (len(members) - 1) / 2))
 
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(4.0, 2.4 * n_cols), max(2.4, 1.15 * n_rows + 0.6)), dpi=DPI)
+    fig = Picture(figsize=(max(4.0, 2.4 * n_cols), max(2.4, 1.15 * n_rows + 0.6)), dpi=DPI)
     ax = fig.add_axes((0.02, 0.02, 0.96, 0.88 if title else 0.96))
     ax.set_xlim(-0.6, n_cols - 0.4)
     ax.set_ylim(-0.6, n_rows - 0.4)

@@ -159,3 +159,12 @@ def test_learning_curves_draw_the_mean_and_a_band_from_pairs_and_run_folders(tmp
     assert np.isclose(y[-1], 2.0) and np.allclose(y, (np.interp(x, [0, 100], [0, 1]) + np.interp(x, [0, 50, 100], [0, 1, 3])) / 2)
     assert len(ax.collections) == 1  # the band: only the group with more than one run has one
     assert np.isclose(lines["folder (1 run)"].get_ydata()[-1], 3.0)
+
+
+def test_a_picture_shows_itself_as_a_png_in_jupyter_under_any_backend():
+    a = Value(1.5)
+    fig = pictures.computation_graph(a.tanh())
+    png = fig._repr_png_()  # what IPython's display machinery calls
+    assert png.startswith(b"\x89PNG")
+    _, (ax,) = pictures.panels(1)
+    assert ax.figure._repr_png_().startswith(b"\x89PNG")
