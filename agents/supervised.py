@@ -32,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
-from rl_scratch.nets import Adam, Tensor, clip_grad_norm
+from rl_scratch.nets import Adam, Categorical, Tensor, clip_grad_norm
 from rl_scratch.nets import functional as F
-from rl_scratch.nets.transformer import next_token_probabilities
+from rl_scratch.nets.transformer import next_token_logits
 
 from .base import Agent
 from .callbacks import as_callback
@@ -386,8 +386,8 @@ class Supervised(Agent):
             out = list(ids)
             for _ in range(length):
                 window = np.array(([pad] * context + out)[-context:], dtype=np.float32)
-                probs = next_token_probabilities(self.logits(window[None])[0], temperature)
-                out.append(int(min(np.searchsorted(probs.cumsum(), rng.random() * probs.sum()), len(probs) - 1)))
+                next_token = Categorical(next_token_logits(self.logits(window[None]), temperature))  # (1, V)
+                out.append(int((next_token.mode() if temperature == 0 else next_token.sample(rng))[0]))
         return prompt + "".join(self.vocabulary[i] for i in np.asarray(out)[len(ids):])
 
     # -------------------------------------------------------------- learning

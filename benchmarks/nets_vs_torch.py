@@ -184,7 +184,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20, help="timed blocks per implementation")
     parser.add_argument("--torch-threads", type=int, default=2, help="PyTorch CPU threads (default 2)")
-    parser.add_argument("--transformer", action="store_true", help="also run benchmarks/transformer_vs_torch.py")
+    parser.add_argument("--transformer", action="store_true",
+                        help="also run benchmarks/transformer_vs_torch.py (with the same --torch-threads)")
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc's malloc settings alone instead of keeping freed memory, as the trainer does")
     args = parser.parse_args(argv)
@@ -242,7 +243,7 @@ def main(argv=None) -> int:
     if args.transformer:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import transformer_vs_torch
-        failures += transformer_vs_torch.main([]) or 0
+        failures += transformer_vs_torch.main(["--torch-threads", str(args.torch_threads)]) or 0
     return 1 if failures else 0
 
 

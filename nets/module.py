@@ -24,9 +24,9 @@ class Parameter(Tensor):
     """A leaf tensor that a Module owns and optimizers update.
 
     `.grad` after backward() is a new array each time (never a buffer the next
-    backward overwrites): keep it as long as you like. An optimizer may make
-    `.data` a view of its own flat vector (see nets/optim.py); assigning a new
-    array to `.data` is fine, the optimizer re-links at its next step.
+    backward overwrites): keep it as long as you like. An optimizer makes
+    `.data` a view of its `FlatParameters` vector (`optimizer.flat`, nets/optim.py);
+    assigning a new array to `.data` is fine, the optimizer re-links at its next step.
 
         >>> from rl_scratch.nets import Module, Parameter
         >>> class Scale(Module):

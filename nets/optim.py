@@ -1,17 +1,11 @@
 """Optimizers: SGD (momentum, weight decay), Adam and AdamW, and gradient-norm clipping.
 
-The optimizer's flat vector. For speed an optimizer keeps its parameters in one
-flat array (`self._flat`) and makes each `Parameter.data` a view of its slice, so
-an update is a handful of vector ops however many layers the network has. That
-vector belongs to the optimizer alone: layers, Tensor and functional never see it.
-At each step the gradients are gathered into a second flat array with one
-`np.concatenate`; `.grad` stays the array backward() made, which the user may keep.
-If something replaces a parameter's array (e.g. `Module.to(dtype)`), the next step
-notices and re-links.
-
 As in torch.optim, a parameter whose `.grad` is None is skipped that step, and
 each parameter keeps its own step count (`param_steps`): Adam's bias correction
 and SGD's first momentum step follow the steps that parameter actually took.
+An optimizer's parameters live in one `FlatParameters` vector (below), so a small
+network's update is a dozen vector ops however many layers it has; a large one's
+runs parameter by parameter, a cache-sized chunk at a time.
 """
 
 from __future__ import annotations
@@ -21,8 +15,50 @@ import math
 import numpy as np
 
 
+class FlatParameters:
+    """An optimizer's parameters as one flat array, each `Parameter.data` a view of its slice.
+
+    The optimizer owns it (`optimizer.flat`); layers, Tensor and functional never see
+    it. `data` is the flat vector: writing a parameter's `.data[...]` writes it, and an
+    update of `data` moves every parameter at once. `gather_grads()` copies the
+    parameters' `.grad` arrays into `grad`, a second flat array of its own, with one
+    `np.concatenate`: `.grad` stays the array backward() made, which the user may keep.
+    If something replaces a parameter's array (`Module.to(dtype)`, `p.data = ...`),
+    `linked()` turns False and the optimizer calls `link()` again.
+    """
+
+    def __init__(self, params: list):
+        self.params = params
+        self.link()
+
+    def link(self) -> None:
+        """Copy the parameters into a new flat vector and make each `.data` a view of its slice."""
+        self.data = np.empty(sum(p.size for p in self.params), dtype=np.result_type(*[p.data.dtype for p in self.params]))
+        self.slices = []
+        start = 0
+        for p in self.params:
+            where = slice(start, start + p.size)
+            self.data[where] = p.data.ravel()
+            p.data = self.data[where].reshape(p.shape)
+            self.slices.append(where)
+            start = where.stop
+        self._views = [p.data for p in self.params]
+        self.grad = np.empty_like(self.data)
+
+    def linked(self) -> bool:
+        """Whether every parameter's `.data` is still its view of `data`."""
+        for p, view in zip(self.params, self._views):
+            if p.data is not view:
+                return False
+        return True
+
+    def gather_grads(self) -> np.ndarray:
+        """`grad`, filled with every parameter's `.grad` (none may be None), cast to `data`'s dtype."""
+        return np.concatenate([p.grad for p in self.params], axis=None, out=self.grad, casting="same_kind")
+
+
 class Optimizer:
-    """Base of the optimizers: holds the parameters in one flat buffer and counts steps per parameter.
+    """Base of the optimizers: holds the parameters in a `FlatParameters` vector and counts steps per parameter.
 
     Subclasses define `_update`; a parameter with no gradient is skipped at that step (its
     step count stays, as in torch.optim).
@@ -34,6 +70,12 @@ class Optimizer:
         >>> a.data.tolist(), b.data.tolist(), opt.param_steps.tolist()
         ([0.5, 0.5], [1.0, 1.0, 1.0], [1, 0])
     """
+
+    # Updates run over pieces of this many elements (0.5 MiB of float32 per array): an update is a
+    # dozen vector passes, and over a piece the five arrays it touches stay in cache between passes
+    # instead of streaming a million-parameter network through memory twelve times.
+    CHUNK = 1 << 17
+
     def __init__(self, params, lr: float):
         self.params = list(params)
         if not self.params:
@@ -43,28 +85,8 @@ class Optimizer:
         self.lr = lr
         self.steps = 0
         self.param_steps = np.zeros(len(self.params), dtype=np.int64)  # updates each parameter received
-        self._link()
-
-    def _link(self) -> None:
-        """Copy parameters into one flat buffer and make each `.data` a view of it."""
-        dtype = np.result_type(*[p.data.dtype for p in self.params])
-        self._flat = np.empty(sum(p.size for p in self.params), dtype=dtype)
-        self._slices = []
-        start = 0
-        for p in self.params:
-            stop = start + p.size
-            self._flat[start:stop] = p.data.ravel()
-            p.data = self._flat[start:stop].reshape(p.shape)
-            self._slices.append(slice(start, stop))
-            start = stop
-        self._views = [p.data for p in self.params]
-        self._grad = np.empty_like(self._flat)
-
-    def _linked(self) -> bool:
-        for p, view in zip(self.params, self._views):
-            if p.data is not view:
-                return False
-        return True
+        self.flat = FlatParameters(self.params)
+        self._scratch = np.empty(min(self.flat.data.size, self.CHUNK), dtype=self.flat.data.dtype)
 
     def zero_grad(self) -> None:
         """Forget the gradients of the parameters, before the next backward.
@@ -86,37 +108,46 @@ class Optimizer:
             1.5
         """
         self.steps += 1
-        if not self._linked():
+        if not self.flat.linked():
             self._relink()
         grads = [p.grad for p in self.params]
         if all(grad is not None for grad in grads):
             self.param_steps += 1
             steps = self.param_steps
-            if steps[0] == steps[-1] and (len(steps) < 3 or (steps == steps[0]).all()):
-                flat_grad = np.concatenate(grads, axis=None, out=self._grad, casting="same_kind")  # axis=None: ravelled
-                self._update(self._flat, flat_grad, None, int(steps[0]))
+            if self.flat.data.size <= self.CHUNK and (steps == steps[0]).all():
+                # A small network: gathered into one flat gradient, its update is a dozen vector ops
+                # in all, where one update per parameter would pay Python's overhead per parameter.
+                self._update(slice(0, self.flat.data.size), self.flat.gather_grads(), int(steps[0]), self._scratch)
                 return
         else:
             for i, grad in enumerate(grads):
                 if grad is not None:
                     self.param_steps[i] += 1
-        for i, (grad, where) in enumerate(zip(grads, self._slices)):
-            if grad is not None:
-                self._update(self._flat[where], grad.ravel().astype(self._flat.dtype, copy=False), where,
-                             int(self.param_steps[i]))
+        for i, (grad, where) in enumerate(zip(grads, self.flat.slices)):
+            if grad is not None:  # straight from `.grad`: a large network's gradients are not copied
+                self._update_range(where, grad.ravel().astype(self.flat.data.dtype, copy=False), int(self.param_steps[i]))
+
+    def _update_range(self, where: slice, grad: np.ndarray, step: int) -> None:
+        """Update the flat parameters `where` from `grad` (one parameter's gradient, flat), CHUNK elements at a time."""
+        for start in range(where.start, where.stop, self.CHUNK):
+            stop = min(start + self.CHUNK, where.stop)
+            self._update(slice(start, stop), grad[start - where.start:stop - where.start], step,
+                         self._scratch[:stop - start])
 
     def _relink(self) -> None:
         state = self._state_arrays()
-        self._link()
+        self.flat.link()
+        self._scratch = self._scratch.astype(self.flat.data.dtype)
         for name, value in state.items():
-            setattr(self, name, value.astype(self._flat.dtype))
+            setattr(self, name, value.astype(self.flat.data.dtype))
 
     def _state_arrays(self) -> dict:
         return {}
 
-    def _update(self, params: np.ndarray, grad: np.ndarray, where: slice | None, step: int) -> None:
-        """Update `params`, the slice `where` of the flat parameters (None: all of them), from `grad`;
-        `step` counts this update among those these parameters received (1 on the first)."""
+    def _update(self, where: slice, grad: np.ndarray, step: int, scratch: np.ndarray) -> None:
+        """Update the flat parameters `where` (and the state arrays' same slice) from `grad`; `step`
+        counts this update among those these parameters received (1 on the first); `scratch` is
+        free memory of the slice's size."""
         raise NotImplementedError
 
     # ----------------------------------------------------------- persistence
@@ -178,23 +209,24 @@ class SGD(Optimizer):
         if nesterov and momentum == 0:
             raise ValueError("nesterov momentum needs momentum > 0")
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
-        self.velocity = np.zeros_like(self._flat)
+        self.velocity = np.zeros_like(self.flat.data)
 
     def _state_arrays(self) -> dict:
         return {"velocity": self.velocity}
 
-    def _update(self, params, grad, where, step):
+    def _update(self, where, grad, step, scratch):
+        params = self.flat.data[where]
         if self.weight_decay:
-            grad = grad + self.weight_decay * params
+            grad = np.add(grad, self.weight_decay * params, out=scratch)
         if self.momentum:
-            velocity = self.velocity if where is None else self.velocity[where]
+            velocity = self.velocity[where]
             if step > 1:
                 velocity *= self.momentum
                 velocity += grad
             else:
                 velocity[...] = grad
             grad = grad + self.momentum * velocity if self.nesterov else velocity
-        params -= self.lr * grad
+        params -= np.multiply(grad, self.lr, out=scratch)
 
 
 class Adam(Optimizer):
@@ -222,29 +254,31 @@ class Adam(Optimizer):
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"Adam betas must be in [0, 1), got {betas}")
         self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
-        self.m = np.zeros_like(self._flat)
-        self.v = np.zeros_like(self._flat)
+        self.m = np.zeros_like(self.flat.data)
+        self.v = np.zeros_like(self.flat.data)
 
     def _state_arrays(self) -> dict:
         return {"m": self.m, "v": self.v}
 
-    def _update(self, params, grad, where, step):
+    def _update(self, where, grad, step, scratch):
         b1, b2 = self.betas
+        params, m, v = self.flat.data[where], self.m[where], self.v[where]
         if self.weight_decay:
             if self.decoupled:
                 params *= 1 - self.lr * self.weight_decay
             else:
-                grad = grad + self.weight_decay * params
-        m, v = (self.m, self.v) if where is None else (self.m[where], self.v[where])
+                grad = grad + self.weight_decay * params  # a new array: `grad` may be the caller's
         m *= b1
-        m += (1 - b1) * grad
+        m += np.multiply(grad, 1 - b1, out=scratch)
         v *= b2
-        v += (1 - b2) * (grad * grad)
+        v += np.multiply(np.multiply(grad, grad, out=scratch), 1 - b2, out=scratch)
+        # p -= lr m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t),
+        # as p -= m / d with d = (sqrt(v) / sqrt(1 - b2^t) + eps) / step_size: one pass fewer.
         step_size = self.lr / (1 - b1 ** step)
-        denom = np.sqrt(v)
-        denom *= 1 / math.sqrt(1 - b2 ** step)
-        denom += self.eps
-        params -= step_size * (m / denom)
+        d = np.sqrt(v, out=scratch)
+        d *= 1 / (math.sqrt(1 - b2 ** step) * step_size)
+        d += self.eps / step_size
+        params -= np.divide(m, d, out=d)
 
 
 class AdamW(Adam):

@@ -23,9 +23,12 @@ def gradient_at(values):
     return [w ** 3 - c for w, c in zip(values, CENTERS)]
 
 
-def run_ours(make_optimizer, steps):
+def run_ours(make_optimizer, steps, chunk=None):
+    """`chunk`: a CHUNK below the parameter count, so that the update runs per parameter, in pieces."""
     params = [Parameter(v) for v in start_values()]
     optimizer = make_optimizer(params)
+    if chunk is not None:
+        optimizer.CHUNK = chunk
     for _ in range(steps):
         for p, g in zip(params, gradient_at([p.data for p in params])):
             p.grad = g
@@ -82,19 +85,21 @@ ADAM_CASES = {
 }
 
 
+@pytest.mark.parametrize("chunk", [None, 2], ids=["gathered", "per parameter in chunks"])
 @pytest.mark.parametrize("case", SGD_CASES)
-def test_sgd_matches_the_textbook(case):
+def test_sgd_matches_the_textbook(case, chunk):
     options = SGD_CASES[case]
-    ours = run_ours(lambda params: SGD(params, **options), steps=3)
+    ours = run_ours(lambda params: SGD(params, **options), steps=3, chunk=chunk)
     for got, expected, start in zip(ours, textbook_sgd(3, **options), start_values()):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
         assert not np.allclose(got, start)
 
 
+@pytest.mark.parametrize("chunk", [None, 2], ids=["gathered", "per parameter in chunks"])
 @pytest.mark.parametrize("case", ADAM_CASES)
-def test_adam_matches_the_textbook(case):
+def test_adam_matches_the_textbook(case, chunk):
     optimizer, options = ADAM_CASES[case]
-    ours = run_ours(lambda params: optimizer(params, **options), steps=3)
+    ours = run_ours(lambda params: optimizer(params, **options), steps=3, chunk=chunk)
     full = dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01 if optimizer is AdamW else 0.0) | options
     expected = textbook_adam(3, decoupled=optimizer is AdamW, **full)
     for got, want in zip(ours, expected):
@@ -252,6 +257,18 @@ def test_a_gradient_is_an_array_the_user_may_keep():
     F.cross_entropy(trained(x), y).backward()  # a second backward without zero_grad adds up, in fresh arrays
     for g, want in zip(kept, expected):
         np.testing.assert_array_equal(g, want)
+
+
+def test_each_parameter_is_a_view_of_the_optimizers_flat_vector():
+    net = MLP([3, 4, 2], rng=np.random.default_rng(0))
+    before = [p.data.copy() for p in net.parameters()]
+    flat = Adam(net.parameters()).flat
+    for p, start, where in zip(net.parameters(), before, flat.slices):
+        np.testing.assert_array_equal(p.data, start)  # linking keeps the values
+        assert np.shares_memory(p.data, flat.data) and p.data.size == where.stop - where.start
+    flat.data[...] = np.arange(flat.data.size)
+    np.testing.assert_array_equal(np.concatenate([p.data.ravel() for p in net.parameters()]),
+                                  np.arange(flat.data.size))
 
 
 def test_optimizer_follows_a_replaced_data_array():

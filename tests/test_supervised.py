@@ -161,6 +161,29 @@ def test_generation_is_reproducible_and_temperature_matters(tiny_text):
         agent.generate("\u00e9", 5)
 
 
+def test_mlp_text_generation_samples_the_model_distribution():
+    # the mlp policy's next character is a Categorical draw from softmax(logits / T): its
+    # frequencies match those probabilities, and greedy decoding takes the argmax without a draw
+    env = NextToken(context=8)
+    agent = Supervised(env.observation_space, env.action_space, Supervised.Config(policy="mlp"), seed=0)
+    agent.vocabulary = list(env.unwrapped.tokenizer.chars)
+    prompt = CORPUS[:8]
+    window = np.array([[agent.vocabulary.index(ch) for ch in prompt]], dtype=np.float32)
+    logits = agent.logits(window)[0].astype(np.float64)
+    temperature = float(logits.std())  # a few characters with sizeable probabilities
+    scaled = logits / temperature
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    rng = np.random.default_rng(0)
+    draws = [agent.generate(prompt, 1, temperature, rng)[-1] for _ in range(3000)]
+    counts = np.array([draws.count(ch) for ch in agent.vocabulary])
+    assert (probs > 0.05).sum() >= 2  # the test needs a spread distribution to mean anything
+    np.testing.assert_allclose(counts / len(draws), probs, atol=0.03)
+    greedy_rng = np.random.default_rng(1)
+    assert agent.generate(prompt, 1, 0.0, greedy_rng)[-1] == agent.vocabulary[int(probs.argmax())]
+    assert greedy_rng.random() == np.random.default_rng(1).random()
+
+
 def test_text_report_scores_exactly_the_env_episodes(tiny_text):
     make, agent = tiny_text
     env = make("val")
