@@ -26,6 +26,7 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
+from rl_scratch.console import command
 from rl_scratch.envs import ENV_SPECS
 from rl_scratch.envs.success import GOAL_ENVS, IsSuccess
 from rl_scratch.validate import check_hyperparameters
@@ -85,7 +86,7 @@ def resolve_env_id(name: str) -> str:
     candidates = {**{short.lower(): short for short in SHORT_NAMES}, **ids_by_lower}
     close = difflib.get_close_matches(name.lower(), list(candidates), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(candidates[c] for c in close)}?" if close else ""
-    raise ConfigError(f"unknown env {name!r}{hint} (`python -m rl_scratch.train --list` shows the envs)")
+    raise ConfigError(f"unknown env {name!r}{hint} (`{command('train')} --list` shows the envs)")
 
 
 def _import_env_id(name: str) -> str:
