@@ -26,6 +26,7 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
+from rl_scratch.console import command
 from rl_scratch.envs import ENV_SPECS
 from rl_scratch.envs.success import GOAL_ENVS, IsSuccess
 from rl_scratch.validate import check_hyperparameters
@@ -85,7 +86,7 @@ def resolve_env_id(name: str) -> str:
     candidates = {**{short.lower(): short for short in SHORT_NAMES}, **ids_by_lower}
     close = difflib.get_close_matches(name.lower(), list(candidates), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(candidates[c] for c in close)}?" if close else ""
-    raise ConfigError(f"unknown env {name!r}{hint} (`python -m rl_scratch.train --list` shows the envs)")
+    raise ConfigError(f"unknown env {name!r}{hint} (`{command('train')} --list` shows the envs)")
 
 
 def _import_env_id(name: str) -> str:
@@ -179,7 +180,7 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
         eval_every=2_000, eval_episodes=500,
     ),
     # rl-zoo's PPO values (agents/tuned.py) and budget.
-    # The memory task: PPO with attention over the last 4 observations (agents/tuned.py).
+    # The memory task: PPO with attention over the last 6 observations (agents/tuned.py).
     "rl_scratch/CueCorridor-v0": EnvDefaults(agent="ppo", policy="attention", steps=20_000, eval_every=2_000,
                                              eval_episodes=20),
     "CartPole-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),

@@ -7,8 +7,29 @@ import os
 import shlex
 import sys
 import time
+from pathlib import Path
 
 EXIT_USAGE = 2
+
+
+def command(name: str) -> str:
+    """How to type command `name` ("train", "play", "tune") the way this process was started.
+
+    Through a console script (`rl-scratch-train`) its sibling script, through the package
+    (`python -m rl_scratch train`) the same form where the package has that command, else
+    `python -m rl_scratch.<name>`: every printed suggestion and config.json's `command` use it.
+
+        started as                      command("play")
+        rl-scratch-train ...            rl-scratch-play
+        python -m rl_scratch train ...  python -m rl_scratch play
+        python -m rl_scratch.train ...  python -m rl_scratch.play
+    """
+    started_as = Path(sys.argv[0])
+    if started_as.name.startswith("rl-scratch-"):
+        return f"rl-scratch-{name}"
+    if started_as.name == "__main__.py" and started_as.parent.name == "rl_scratch" and name in ("train", "play"):
+        return f"python -m rl_scratch {name}"
+    return f"python -m rl_scratch.{name}"
 
 
 def say(text: str) -> None:
@@ -132,9 +153,9 @@ def final_report(summary: dict, target, state, folder, interrupted: bool) -> str
         lines.append(f"Best evaluation: {state.best_return:.3f} at step {state.best_step} (best.npz)")
     lines.append(f"Run folder: {folder}")
     if interrupted:
-        lines.append(f"Resume with: python -m rl_scratch.train --resume {shlex.quote(str(folder))}"
+        lines.append(f"Resume with: {command('train')} --resume {shlex.quote(str(folder))}"
                      "  (add --steps N for a new total)")
-    lines.append(f"Watch it:    python -m rl_scratch.play {shlex.quote(str(folder))}")
+    lines.append(f"Watch it:    {command('play')} {shlex.quote(str(folder))}")
     return "\n".join(lines)
 
 

@@ -10,7 +10,6 @@ import dataclasses
 import math
 import os
 import shlex
-import sys
 from pathlib import Path
 
 import rl_scratch
@@ -18,6 +17,7 @@ from rl_scratch import config as cfg
 from rl_scratch.agents.planning import ValueIteration
 from rl_scratch import runs
 from rl_scratch.config import ConfigError
+from rl_scratch.console import command
 from rl_scratch.runs import RunFolderError
 from rl_scratch.target import Target
 from rl_scratch.trainer import Trainer, TrainerState
@@ -27,14 +27,7 @@ from rl_scratch.validate import check_memory
 
 def command_line(argv: list[str]) -> str:
     """The command as the user typed it: through the `rl-scratch-train` script or `python -m`."""
-    started_as = Path(sys.argv[0]).name
-    if started_as == "rl-scratch-train":
-        program = started_as
-    elif started_as == "__main__.py" and Path(sys.argv[0]).parent.name == "rl_scratch":
-        program = "python -m rl_scratch train"
-    else:
-        program = "python -m rl_scratch.train"
-    return " ".join([program, *(shlex.quote(a) for a in argv)])
+    return " ".join([command("train"), *(shlex.quote(a) for a in argv)])
 
 
 def _flags(args) -> dict:

@@ -26,7 +26,7 @@ from rl_scratch import config as cfg
 from rl_scratch import runs
 from rl_scratch.checkpoints import load_checked
 from rl_scratch.config import ConfigError
-from rl_scratch.console import EXIT_USAGE, Parser, error_line
+from rl_scratch.console import EXIT_USAGE, Parser, command, error_line
 from rl_scratch.extras import MissingExtra, import_extra
 from rl_scratch.runs import RunFolderError
 from rl_scratch.runtime import configure_for_small_networks
@@ -36,7 +36,7 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m rl_scratch.play",
+    p = Parser(prog=command("play"),
                description="Render a trained agent's episodes (pygame window), record them to a GIF, "
                            "or generate text on NextToken.")
     p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", nargs="?",
@@ -245,7 +245,7 @@ def play(args) -> int:
         reason = missing_display()
         if reason is not None:
             raise ConfigError(f"no display to show the episodes on ({reason}); record them instead: "
-                              f"python -m rl_scratch.play {shlex.quote(args.path)} --record episodes.gif (or .mp4)")
+                              f"{command('play')} {shlex.quote(args.path)} --record episodes.gif (or .mp4)")
     env = cfg.make_env(env_id, env_kwargs, render_mode=None if is_text else "rgb_array",
                        history=cfg.agent_history(agent.config))
     try:

@@ -24,7 +24,7 @@ import sys
 from rl_scratch import config as cfg
 from rl_scratch import tensorboard
 from rl_scratch.config import ConfigError
-from rl_scratch.console import EXIT_USAGE, Parser, error_line, say
+from rl_scratch.console import EXIT_USAGE, Parser, command, error_line, say
 from rl_scratch.launch import resume_run, start_new_run
 from rl_scratch.runs import RunFolderError, discard_new_run
 from rl_scratch.runtime import configure_for_small_networks
@@ -35,7 +35,7 @@ from rl_scratch.window import missing_display
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="python -m rl_scratch.train",
+        prog=command("train"),
         description="Train an rl_scratch agent on a Gymnasium environment; results go to a run folder.",
         epilog="Lookup order: dataclass defaults < env/tuned tables < --config file < flags. "
                "NumPy's BLAS runs on one thread (faster for these small networks); set OPENBLAS_NUM_THREADS "
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             if args.render and (reason := missing_display()) is not None:
                 raise ConfigError(f"--render: no display to show training episodes on ({reason}); train without "
-                                  "--render, then record the agent with play RUN --record episodes.gif")
+                                  f"--render, then record the agent with {command('play')} RUN --record episodes.gif")
             if args.tensorboard is not None:
                 tensorboard.check_installed("--tensorboard")
             trainer, header = resume_run(args, argv) if args.resume else start_new_run(args, argv)

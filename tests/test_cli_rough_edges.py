@@ -46,18 +46,43 @@ def test_list_writes_hidden_sizes_one_way(tmp_path):
     assert "hidden=128,128" in result.stdout  # a tuned entry (DQN on CartPole), not hidden=(128, 128)
 
 
-def test_config_json_records_the_command_as_typed(tmp_path):
+def test_config_json_and_the_printed_commands_name_the_command_as_typed(tmp_path):
     script = Path(sysconfig.get_path("scripts")) / "rl-scratch-train"
     assert script.exists(), f"the package's console script should be installed at {script}"
     result = run([script, *TINY, "--out", "via-script"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     command = json.loads((tmp_path / "via-script" / "config.json").read_text())["command"]
     assert command.startswith("rl-scratch-train --env GridWorld ")
+    assert "Watch it:    rl-scratch-play via-script\n" in result.stdout
+    result = run([script, "--env", "GridWorlt"], cwd=tmp_path)
+    assert "(`rl-scratch-train --list` shows the envs)" in result.stderr
+    assert run([script, "--help"], cwd=tmp_path).stdout.startswith("usage: rl-scratch-train ")
 
     result = run([sys.executable, "-m", "rl_scratch", "train", *TINY, "--out", "via-main"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     command = json.loads((tmp_path / "via-main" / "config.json").read_text())["command"]
     assert command.startswith("python -m rl_scratch train --env GridWorld ")
+    assert "Watch it:    python -m rl_scratch play via-main\n" in result.stdout
+
+    result = run([sys.executable, "-m", "rl_scratch.train", *TINY, "--out", "via-module"], cwd=tmp_path)
+    assert "Watch it:    python -m rl_scratch.play via-module\n" in result.stdout
+
+
+@pytest.mark.parametrize("started_as, train, play", [
+    ("/venv/bin/rl-scratch-train", "rl-scratch-train", "rl-scratch-play"),
+    ("/src/rl_scratch/__main__.py", "python -m rl_scratch train", "python -m rl_scratch play"),
+    ("/src/rl_scratch/train.py", "python -m rl_scratch.train", "python -m rl_scratch.play"),
+])
+def test_the_resume_and_watch_lines_of_a_stopped_run_name_the_command_as_typed(monkeypatch, started_as, train, play):
+    from types import SimpleNamespace
+
+    from rl_scratch.console import final_report
+
+    monkeypatch.setattr(sys, "argv", [started_as])
+    summary = {"steps": 100, "episodes": 3, "wall_time_s": 1.0}
+    text = final_report(summary, SimpleNamespace(value=None), SimpleNamespace(best_return=None), "runs/x", True)
+    assert f"Resume with: {train} --resume runs/x  (add --steps N for a new total)" in text
+    assert text.endswith(f"Watch it:    {play} runs/x")
 
 
 def test_config_json_records_the_package_version(tmp_path):

@@ -29,8 +29,9 @@ PAGES = {
                     "The engine: `Tensor` and its ops, modules, optimizers, transformers."),
     "api/agents.md": ("rl_scratch.agents", ["rl_scratch.agents"], "The learning algorithms and their parts."),
     "api/envs.md": ("rl_scratch.envs", ["rl_scratch.envs"], "Our Gymnasium environments."),
-    "api/cli.md": ("The CLI and its glue", ["rl_scratch", "rl_scratch.tune"],
-                   "`train`, `play`, `benchmark` and `tune`, and the modules they share."),
+    "api/cli.md": ("rl_scratch: the commands and their glue", ["rl_scratch", "rl_scratch.tune"],
+                   "`train`, `play`, `benchmark` and `tune`, the modules they share, and the library modules "
+                   "beside them (`config`, `runs`, `stats`, `pictures`, ...)."),
 }
 
 _shadow: Path | None = None
@@ -64,6 +65,7 @@ def page(title: str, packages: list[str], intro: str, dirs: dict[str, Path]) -> 
 @event_priority(100)  # before mkdocstrings' on_config, which starts the python handler
 def on_config(config):
     global _shadow
+    on_shutdown()  # `mkdocs serve` configures each rebuild afresh: the last one's tree goes
     dirs = package_dirs()
     _shadow = Path(tempfile.mkdtemp(prefix="rl-scratch-api-"))
     for name, folder in dirs.items():

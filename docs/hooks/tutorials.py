@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
@@ -35,11 +36,21 @@ def pages() -> list[Path]:
 
 def on_config(config):
     global _out
+    on_shutdown()  # `mkdocs serve` configures each rebuild afresh: the last one's folder goes
     # The kernels mkdocs-jupyter starts inherit these.
     os.environ.setdefault("RL_SCRATCH_TUTORIAL_QUICK", "1")
     _out = tempfile.mkdtemp(prefix="rl-scratch-tutorials-")
-    os.environ["RL_SCRATCH_TUTORIAL_OUT"] = _out
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ["RL_SCRATCH_TUTORIAL_OUT"] = os.path.join(_out, "pictures")
+    os.makedirs(os.environ["RL_SCRATCH_TUTORIAL_OUT"])
+    # A cell whose value is a Figure shows as a picture only once the kernel runs matplotlib's
+    # inline backend, which it activates when pyplot is imported, and rl_scratch.pictures builds
+    # its figures without pyplot: otherwise the page shows "<Figure size ...>". So each kernel
+    # starts with `%matplotlib inline`, from a startup file of its own IPython profile.
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    os.environ["IPYTHONDIR"] = os.path.join(_out, "ipython")
+    startup = Path(os.environ["IPYTHONDIR"], "profile_default", "startup")
+    startup.mkdir(parents=True)
+    (startup / "00-inline.py").write_text('get_ipython().run_line_magic("matplotlib", "inline")\n', encoding="utf-8")
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     if sys.prefix != sys.base_prefix:
         # A venv made with --system-site-packages sees the system's nbconvert but not the
@@ -60,6 +71,13 @@ def on_files(files, config):
     for path in pages():
         files.append(File(f"tutorials/{path.name}", str(ROOT), config.site_dir, config.use_directory_urls))
     return files
+
+
+def on_page_content(html, page, config, files):
+    if page.file.src_uri.startswith("tutorials/") and "&lt;Figure size" in html:
+        raise PluginError(f"{page.file.src_uri} shows a figure as text (<Figure size ...>), not as a picture: "
+                          "the kernel did not run matplotlib's inline backend")
+    return html
 
 
 def on_shutdown():

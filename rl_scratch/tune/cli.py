@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rl_scratch import config as cfg
 from rl_scratch.config import ConfigError
+from rl_scratch import console
 
 from . import report
 from . import space as sp
@@ -42,12 +43,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
-        prog="python -m rl_scratch.tune",
+        prog=console.command("tune"),
         description="Search an agent's hyperparameters with Optuna (TPE, median pruning); every trial is a real "
-                    "training run of `python -m rl_scratch.train`. Needs the [tune] extra.",
+                    f"training run of `{console.command('train')}`. Needs the [tune] extra.",
         epilog="Examples: --env GridWorld --agent qlearning --trials 20 --jobs 2 | "
                "--env CartPole-v1 --agent ppo --trials 40 --steps 30000 --seeds 2 | "
-               f"many machines: {st.STORAGE_VARIABLE}=postgresql://user@host/db python -m rl_scratch.tune ... "
+               f"many machines: {st.STORAGE_VARIABLE}=postgresql://user@host/db {console.command('tune')} ... "
                "(the same command on each). Re-running a command resumes its study.",
     )
     p.add_argument("--env", help="env to tune on (short name or Gymnasium id, as for train)")
@@ -329,7 +330,7 @@ def retrain(setup: Setup, number: int, seed: int | None) -> int:
     command = [sys.executable, "-m", "rl_scratch.train", "--config", str(path)]
     if seed is not None:
         command += ["--seed", str(seed)]
-    _say(f"Retraining trial {number} ({value}) from {path}:\n  python -m rl_scratch.train --config "
+    _say(f"Retraining trial {number} ({value}) from {path}:\n  {console.command('train')} --config "
          f"{shlex.quote(str(path))}" + (f" --seed {seed}" if seed is not None else ""))
     return subprocess.call(command, env=child_environment())
 
@@ -356,9 +357,10 @@ def run_study(setup: Setup) -> int:
     lines = [f"Report: {plan.folder / report.REPORT_FILE}"]
     if best is not None:
         best_toml = shlex.quote(str(plan.folder / report.BEST_FILE))
-        retrain_any = report.tune_command(plan, setup.study_name, setup.storage_flag, " --trial N", setup.out_flag)
+        retrain_any = report.tune_command(plan, setup.study_name, setup.storage_flag, " --trial N", setup.out_flag,
+                                          program=console.command("tune"))
         lines += [f"Best: trial {best.number}, final evaluation {best.value:.6g}: {report.params_text(plan, best)}",
-                  f"Train with it: python -m rl_scratch.train --config {best_toml}",
+                  f"Train with it: {console.command('train')} --config {best_toml}",
                   f"Retrain a trial: {retrain_any}"]
     if interrupted:
         lines.append("Stopped; run the same command again to resume the study.")

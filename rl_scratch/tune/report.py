@@ -44,8 +44,9 @@ def best_trial(study):
 
 
 def tune_command(plan: StudyPlan, study_name: str, storage_flag: str | None, extra: str = "",
-                 out_flag: str | None = None) -> str:
-    parts = ["python -m rl_scratch.tune", "--env", shlex.quote(display_name(plan.env)), "--agent", plan.agent,
+                 out_flag: str | None = None, program: str = "python -m rl_scratch.tune") -> str:
+    """The tune command of this study (report.md writes `python -m`; printed lines, the command as typed)."""
+    parts = [program, "--env", shlex.quote(display_name(plan.env)), "--agent", plan.agent,
              "--study", shlex.quote(study_name)]
     if out_flag is not None:
         parts += ["--out", shlex.quote(out_flag)]
