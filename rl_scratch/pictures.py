@@ -198,16 +198,19 @@ def attention_maps(weights, tokens=None, title: str | None = None, path=None):
     if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
         raise ValueError(f"attention weights must have shape (heads, T, T) or (T, T), got {weights.shape}")
     heads, T = weights.shape[0], weights.shape[1]
-    side = min(4.5, 1.6 + 0.22 * T)
-    fig, axes = panels(heads, 1, (side, side))
+    side = min(4.5, max(3.2, 1.6 + 0.22 * T))
+    n_cols = heads if heads <= 3 else (heads + 1) // 2  # four heads as 2 x 2
+    fig, axes = panels(n_cols, (heads + n_cols - 1) // n_cols, (side, side))
+    for ax in axes[heads:]:
+        ax.axis("off")
     # Characters as they read: a space as an open box, a newline as \n.
     labels = None if tokens is None else [repr(t)[1:-1].replace(" ", "\u2423") if isinstance(t, str) else str(t)
                                           for t in tokens]
-    for h, ax in enumerate(axes):
+    for h, ax in enumerate(axes[:heads]):
         image = ax.imshow(weights[h], cmap="Purples", vmin=0.0, vmax=max(1e-9, weights[h].max()))
         ax.set_title(f"head {h + 1}", fontsize=10)
         ax.set_xlabel("key (attended to)")
-        if h == 0:
+        if h % n_cols == 0:
             ax.set_ylabel("query (attending)")
         if labels is not None and T <= 40:
             ax.set_xticks(range(T), labels, fontsize=7, rotation=90 if T > 12 else 0)

@@ -33,9 +33,13 @@ import numpy as np
 from rl_scratch import pictures
 from rl_scratch.envs.iris import FEATURE_NAMES, load_iris, stratified_split
 from rl_scratch.nets import MLP, SGD, F, Tensor, no_grad
+from rl_scratch.runtime import configure_for_small_networks
 
 QUICK = os.environ.get("RL_SCRATCH_TUTORIAL_QUICK") == "1"
 OUT = Path(os.environ.get("RL_SCRATCH_TUTORIAL_OUT", "tutorial_output"))
+# NumPy as the trainer runs it: one BLAS thread (these networks are small; more threads only wait
+# on each other) and freed memory kept for the next step.
+configure_for_small_networks()
 
 features, labels, species = load_iris()
 train, test = stratified_split(labels, test_fraction=0.2, seed=0)

@@ -31,9 +31,13 @@ from rl_scratch import pictures
 from rl_scratch.envs import NextToken
 from rl_scratch.nets import Adam, GPTConfig, MultiHeadAttention, SelfAttention, Tensor, TinyGPT, no_grad
 from rl_scratch.nets.transformer import causal_mask
+from rl_scratch.runtime import configure_for_small_networks
 
 QUICK = os.environ.get("RL_SCRATCH_TUTORIAL_QUICK") == "1"
 OUT = Path(os.environ.get("RL_SCRATCH_TUTORIAL_OUT", "tutorial_output"))
+# NumPy as the trainer runs it: one BLAS thread (these networks are small; more threads only wait
+# on each other) and freed memory kept for the next step.
+configure_for_small_networks()
 
 corpus = NextToken()                      # the bundled corpus, as the NextToken env reads it
 tokenizer = corpus.tokenizer
@@ -112,7 +116,7 @@ assert np.allclose(np.triu(heads.last_attention[0], 1), 0)  # no head looks ahea
 # %%
 config = (GPTConfig(vocab_size=tokenizer.vocab_size, context=16, dim=32, n_heads=2, n_layers=1) if QUICK else
           GPTConfig(vocab_size=tokenizer.vocab_size, context=32, dim=64, n_heads=4, n_layers=2))
-SECONDS, MAX_STEPS, BATCH = (30, 120, 16) if QUICK else (60, 3000, 32)
+SECONDS, MAX_STEPS, BATCH = (20, 300, 16) if QUICK else (60, 5000, 32)
 model = TinyGPT(config, rng=np.random.default_rng(0))
 optimizer = Adam(model.parameters(), lr=3e-3)
 batch_rng = np.random.default_rng(0)

@@ -37,9 +37,13 @@ from rl_scratch import pictures
 from rl_scratch.agents import DQN, PPO, REINFORCE, QLearning, ValueIteration, evaluate
 from rl_scratch.config import make_env, tuned_hyperparameters
 from rl_scratch.envs.memory import RIGHT
+from rl_scratch.runtime import configure_for_small_networks
 
 QUICK = os.environ.get("RL_SCRATCH_TUTORIAL_QUICK") == "1"
 OUT = Path(os.environ.get("RL_SCRATCH_TUTORIAL_OUT", "tutorial_output"))
+# NumPy as the trainer runs it: one BLAS thread (these networks are small; more threads only wait
+# on each other) and freed memory kept for the next step.
+configure_for_small_networks()
 GRID = "rl_scratch/GridWorld-v0"
 
 env = gym.make(GRID, render_mode="ansi")   # obs_mode="index": the state is the cell number
@@ -171,7 +175,9 @@ fig
 # the tuned attention settings (`history=4`), draw what its heads attend to at the
 # junction, and compare its return with the optimum and with the best any memoryless
 # policy can do. (In quick mode the budget is far too small to learn the task; the
-# full run takes a few minutes.)
+# full run takes a few minutes.) The picture shows where each head's attention goes,
+# not all that the policy uses: it reads every step's encoding in its own place, so
+# the cue reaches the action even where the current step attends elsewhere.
 
 # %%
 CUE = "rl_scratch/CueCorridor-v0"
