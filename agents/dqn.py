@@ -25,6 +25,7 @@ from rl_scratch.nets import functional as F
 from .base import Agent
 from .callbacks import as_callback
 from .common import ObsEncoder, Schedule, check_history, check_total_steps, require_discrete_actions
+from .normalize import RunningMeanStd
 from .policies import attention_weights, build_network, check_policy, copy_weights
 from .replay import ReplayBuffer
 from .run_state import Run, open_env
@@ -90,6 +91,9 @@ class DQNConfig:
     history: int = 1
     """observations per input: > 1 reads windows of the last `history` observations (the env wrapped in
     rl_scratch.envs.HistoryObservation, as the trainer does), attention causal over them; 1 the current one"""
+    normalize_obs: bool = False
+    """normalize observations with running mean/std statistics (saved in checkpoints); the buffer keeps
+    them raw, normalized with the statistics of the moment when sampled"""
 
     def __post_init__(self):
         check_policy(self.policy)
@@ -140,7 +144,8 @@ class DQN(Agent):
 
     name = "dqn"
     Config = DQNConfig
-    saved = ("q_net", "target_net", "optimizer", "buffer", "steps", "episodes", "updates", "rng", "last_loss", "run")
+    saved = ("q_net", "target_net", "optimizer", "buffer", "normalizer", "steps", "episodes", "updates", "rng",
+             "last_loss", "run")
     optional = ("buffer",)  # left out above MAX_SAVED_BUFFER_BYTES: a resumed run then refills it
 
     def __init__(self, observation_space, action_space, config: DQNConfig | None = None, seed: int = 0):
@@ -158,6 +163,7 @@ class DQN(Agent):
         copy_weights(self.q_net, self.target_net)
         self.optimizer = Adam(self.q_net.parameters(), lr=c.lr)
         self.buffer = ReplayBuffer(c.buffer_size, self.encoder.shape)
+        self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
         self.epsilon_schedule = Schedule(c.epsilon_start, c.epsilon_end, c.exploration_steps)
         self.lr_schedule = Schedule(c.lr, c.lr if c.lr_end is None else c.lr_end, c.lr_decay_steps)
         self.steps = self.episodes = self.updates = 0
@@ -168,8 +174,12 @@ class DQN(Agent):
     def epsilon(self) -> float:
         return self.epsilon_schedule(self.steps)
 
+    def inputs(self, features: np.ndarray) -> np.ndarray:
+        """Network inputs for encoded observations: normalized with normalize_obs."""
+        return features if self.normalizer is None else self.normalizer.normalize(features)
+
     def q_values(self, features: np.ndarray) -> np.ndarray:
-        return self.q_net.predict(features)
+        return self.q_net.predict(self.inputs(features))
 
     def act(self, obs, deterministic: bool = False, rng: np.random.Generator | None = None) -> int:
         features = self.encoder.one(obs)
@@ -179,15 +189,21 @@ class DQN(Agent):
         return int(self.q_values(features)[0].argmax())
 
     def attention_weights(self, observation) -> np.ndarray | None:
-        return attention_weights(self.q_net, self.encoder.one(observation))
+        return attention_weights(self.q_net, self.inputs(self.encoder.one(observation)))
 
     def action_values(self, observations) -> np.ndarray:
         return self.q_values(self.encoder.many(observations))
+
+    def observe(self, features: np.ndarray) -> None:
+        """Let the normalizer (with normalize_obs) see one encoded observation."""
+        if self.normalizer is not None:
+            self.normalizer.update(features[None])
 
     def update(self) -> float:
         """One gradient step on a replay batch; returns the loss."""
         c = self.config
         obs, actions, rewards, next_obs, terminated = self.buffer.sample(c.batch_size, self.rng)
+        obs, next_obs = self.inputs(obs), self.inputs(next_obs)
         next_q_target = self.target_net.predict(next_obs)
         next_q_online = self.q_net.predict(next_obs) if c.double_dqn else None
         targets = td_targets(rewards, terminated, next_q_target, c.gamma, next_q_online)
@@ -225,6 +241,7 @@ class DQN(Agent):
             fresh = run.begin(env, self.rng)
             if fresh is not None:
                 features = encoder.one(fresh[0])[0]
+                self.observe(features)
             else:
                 v = run.vars
                 features, episode_return, episode_length, needs_reset = (
@@ -235,6 +252,7 @@ class DQN(Agent):
                 if needs_reset:
                     obs, _ = env.reset()
                     features = encoder.one(obs)[0]
+                    self.observe(features)
                     episode_return, episode_length, needs_reset = 0.0, 0, False
                 epsilon = self.epsilon_schedule(self.steps)
                 if self.rng.random() < epsilon:
@@ -243,6 +261,7 @@ class DQN(Agent):
                     action = int(self.q_values(features[None])[0].argmax())
                 next_obs, reward, terminated, truncated, _ = env.step(action)
                 next_features = encoder.one(next_obs)[0]
+                self.observe(next_features)
                 self.buffer.add(features, action, reward, next_features, terminated)
                 self.steps += 1
                 episode_return += reward
