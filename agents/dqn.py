@@ -2,12 +2,15 @@
 
 References: Mnih et al., "Human-level control through deep reinforcement learning"
 (Nature 2015); van Hasselt et al., "Deep Reinforcement Learning with Double
-Q-learning" (AAAI 2016). Spaces: Discrete or Box observations, Discrete actions.
+Q-learning" (AAAI 2016); multi-step targets as in Hessel et al., "Rainbow" (AAAI 2018).
+Spaces: Discrete or Box observations, Discrete actions.
 
-    target = r + gamma * (1 - terminated) * Q_target(s', argmax_a Q(s', a))   (Double DQN)
-    target = r + gamma * (1 - terminated) * max_a Q_target(s', a)             (DQN)
+    target = R + gamma^k * (1 - terminated) * Q_target(s', argmax_a Q(s', a))   (Double DQN)
+    target = R + gamma^k * (1 - terminated) * max_a Q_target(s', a)             (DQN)
     loss   = huber(Q(s, a) - target)
 
+R sums the k = `n_step` discounted rewards after (s, a) and s' is the observation k
+steps later (fewer at an episode's end); k = 1 is the one-step target.
 A time-limit truncation is not terminal: the buffer keeps the true next observation
 and the target bootstraps from it. The target network is updated every
 `target_update_interval` env steps (hard copy, or Polyak averaging with tau < 1).
@@ -25,6 +28,7 @@ from rl_scratch.nets import functional as F
 from .base import Agent
 from .callbacks import as_callback
 from .common import ObsEncoder, Schedule, check_history, check_total_steps, require_discrete_actions
+from .normalize import RunningMeanStd
 from .policies import attention_weights, build_network, check_policy, copy_weights
 from .replay import ReplayBuffer
 from .run_state import Run, open_env
@@ -42,6 +46,8 @@ class DQNConfig:
 
     gamma: float = 0.99
     """discount factor"""
+    n_step: int = 1
+    """rewards per TD target before bootstrapping (multi-step returns; 1: one-step DQN)"""
     lr: float = 1e-3
     """Adam learning rate (at the start when it decays)"""
     lr_end: float | None = None
@@ -90,6 +96,9 @@ class DQNConfig:
     history: int = 1
     """observations per input: > 1 reads windows of the last `history` observations (the env wrapped in
     rl_scratch.envs.HistoryObservation, as the trainer does), attention causal over them; 1 the current one"""
+    normalize_obs: bool = False
+    """normalize observations with running mean/std statistics (saved in checkpoints); the buffer keeps
+    them raw, normalized with the statistics of the moment when sampled"""
 
     def __post_init__(self):
         check_policy(self.policy)
@@ -97,14 +106,15 @@ class DQNConfig:
             raise ValueError(f"lr_end must be in [0, lr], got {self.lr_end}")
         if not 0 < self.tau <= 1:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
+        for name in ("n_step", "buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
-def td_targets(rewards: np.ndarray, terminated: np.ndarray, next_q_target: np.ndarray, gamma: float,
+def td_targets(rewards: np.ndarray, terminated: np.ndarray, next_q_target: np.ndarray, gamma,
                next_q_online: np.ndarray | None = None) -> np.ndarray:
-    """One-step TD targets; `next_q_online` given: Double DQN's action choice.
+    """TD targets; `gamma` is a number or one discount per target (gamma^k for k-step
+    transitions); `next_q_online` given: Double DQN's action choice.
 
         >>> td_targets(np.array([1.0, 1.0]), np.array([0.0, 1.0]), np.array([[2.0, 3.0], [2.0, 3.0]]), gamma=0.5)
         array([2.5, 1. ])
@@ -140,7 +150,8 @@ class DQN(Agent):
 
     name = "dqn"
     Config = DQNConfig
-    saved = ("q_net", "target_net", "optimizer", "buffer", "steps", "episodes", "updates", "rng", "last_loss", "run")
+    saved = ("q_net", "target_net", "optimizer", "buffer", "normalizer", "steps", "episodes", "updates", "rng",
+             "last_loss", "run")
     optional = ("buffer",)  # left out above MAX_SAVED_BUFFER_BYTES: a resumed run then refills it
 
     def __init__(self, observation_space, action_space, config: DQNConfig | None = None, seed: int = 0):
@@ -158,6 +169,7 @@ class DQN(Agent):
         copy_weights(self.q_net, self.target_net)
         self.optimizer = Adam(self.q_net.parameters(), lr=c.lr)
         self.buffer = ReplayBuffer(c.buffer_size, self.encoder.shape)
+        self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None
         self.epsilon_schedule = Schedule(c.epsilon_start, c.epsilon_end, c.exploration_steps)
         self.lr_schedule = Schedule(c.lr, c.lr if c.lr_end is None else c.lr_end, c.lr_decay_steps)
         self.steps = self.episodes = self.updates = 0
@@ -168,8 +180,12 @@ class DQN(Agent):
     def epsilon(self) -> float:
         return self.epsilon_schedule(self.steps)
 
+    def inputs(self, features: np.ndarray) -> np.ndarray:
+        """Network inputs for encoded observations: normalized with normalize_obs."""
+        return features if self.normalizer is None else self.normalizer.normalize(features)
+
     def q_values(self, features: np.ndarray) -> np.ndarray:
-        return self.q_net.predict(features)
+        return self.q_net.predict(self.inputs(features))
 
     def act(self, obs, deterministic: bool = False, rng: np.random.Generator | None = None) -> int:
         features = self.encoder.one(obs)
@@ -179,18 +195,26 @@ class DQN(Agent):
         return int(self.q_values(features)[0].argmax())
 
     def attention_weights(self, observation) -> np.ndarray | None:
-        return attention_weights(self.q_net, self.encoder.one(observation))
+        return attention_weights(self.q_net, self.inputs(self.encoder.one(observation)))
 
     def action_values(self, observations) -> np.ndarray:
         return self.q_values(self.encoder.many(observations))
 
+    def observe(self, features: np.ndarray) -> None:
+        """Let the normalizer (with normalize_obs) see one encoded observation."""
+        if self.normalizer is not None:
+            self.normalizer.update(features[None])
+
     def update(self) -> float:
         """One gradient step on a replay batch; returns the loss."""
         c = self.config
-        obs, actions, rewards, next_obs, terminated = self.buffer.sample(c.batch_size, self.rng)
+        obs, actions, rewards, next_obs, terminated, horizons = self.buffer.sample(c.batch_size, self.rng)
+        obs, next_obs = self.inputs(obs), self.inputs(next_obs)
         next_q_target = self.target_net.predict(next_obs)
         next_q_online = self.q_net.predict(next_obs) if c.double_dqn else None
-        targets = td_targets(rewards, terminated, next_q_target, c.gamma, next_q_online)
+        # One-step targets keep a scalar gamma: the same float32 arithmetic as before multi-step targets.
+        discounts = c.gamma if c.n_step == 1 else c.gamma ** horizons
+        targets = td_targets(rewards, terminated, next_q_target, discounts, next_q_online)
         self.optimizer.lr = self.lr_schedule(self.steps)
         loss = dqn_loss(self.q_net(Tensor(obs)), actions, targets, c.huber_delta)
         self.optimizer.zero_grad()
@@ -216,25 +240,35 @@ class DQN(Agent):
         env, owned = open_env(env, self)
         features = None
         episode_return, episode_length, needs_reset = 0.0, 0, False
+        window: list = []  # (features, action, reward) of the episode's steps not yet in the buffer (n_step > 1)
 
         def keep():  # the loop's variables, for checkpoints taken by the callback and the next learn
             run.vars = {"features": features, "return": episode_return, "length": episode_length,
-                        "reset": needs_reset}
+                        "reset": needs_reset, "window": {
+                            "obs": np.array([w[0] for w in window], dtype=np.float32).reshape(-1, *encoder.shape),
+                            "actions": np.array([w[1] for w in window], dtype=np.int64),
+                            "rewards": np.array([w[2] for w in window], dtype=np.float64)}}
 
         try:
             fresh = run.begin(env, self.rng)
             if fresh is not None:
                 features = encoder.one(fresh[0])[0]
+                self.observe(features)
             else:
                 v = run.vars
                 features, episode_return, episode_length, needs_reset = (
                     np.asarray(v["features"], dtype=np.float32), v["return"], v["length"], v["reset"])
+                w = v.get("window")  # absent in checkpoints from before multi-step targets
+                if w is not None:
+                    window = [(np.asarray(o, dtype=np.float32), int(a), float(r))
+                              for o, a, r in zip(w["obs"], w["actions"], w["rewards"])]
             if not run.deliver(callback):
                 return self
             while self.steps < end:
                 if needs_reset:
                     obs, _ = env.reset()
                     features = encoder.one(obs)[0]
+                    self.observe(features)
                     episode_return, episode_length, needs_reset = 0.0, 0, False
                 epsilon = self.epsilon_schedule(self.steps)
                 if self.rng.random() < epsilon:
@@ -243,7 +277,13 @@ class DQN(Agent):
                     action = int(self.q_values(features[None])[0].argmax())
                 next_obs, reward, terminated, truncated, _ = env.step(action)
                 next_features = encoder.one(next_obs)[0]
-                self.buffer.add(features, action, reward, next_features, terminated)
+                self.observe(next_features)
+                window.append((features.copy(), action, reward))  # a copy: an env may reuse its obs array
+                if terminated or truncated:  # the episode's last transitions, each bootstrapping from its end
+                    while window:
+                        self._store_oldest(window, next_features, terminated)
+                elif len(window) == c.n_step:
+                    self._store_oldest(window, next_features, False)
                 self.steps += 1
                 episode_return += reward
                 episode_length += 1
@@ -272,6 +312,15 @@ class DQN(Agent):
             if owned:
                 env.close()
         return self
+
+    def _store_oldest(self, window: list, next_features: np.ndarray, terminated: bool) -> None:
+        """Move the window's oldest step into the buffer as a len(window)-step transition to `next_features`."""
+        reward = window[0][2]
+        for k in range(1, len(window)):
+            reward += self.config.gamma ** k * window[k][2]
+        features, action, _ = window[0]
+        self.buffer.add(features, action, reward, next_features, terminated, len(window))
+        del window[0]
 
     # ------------------------------------------------------------ persistence
     def checkpoint_fields(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ Which `policy` names an agent accepts is checked in one place, `check_policy`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -44,6 +45,26 @@ def check_policy(policy, supported: tuple = POLICIES, agent: str = "") -> str:
         prefix = f"{agent}: " if agent else ""
         raise ValueError(f"{prefix}unknown policy {policy!r}; choose one of {list(supported)}")
     return policy
+
+
+# Width of each block's feed-forward layer as a multiple of dim. A policy's tokens are a few
+# flags (a GridWorld cell, one step of a window); with the transformer's usual 4 the feed-forward
+# was most of a training step's arithmetic and its GELU the costliest op (a forward and backward
+# at batch 64 of 25 tokens: 1.6x slower than with 1). The tuned entries were measured with 1.
+TOKEN_MLP_RATIO = 1
+
+
+@functools.lru_cache(maxsize=8)
+def minus_last_row(n: int, dtype) -> np.ndarray:
+    """(n, n + 1) matrix D with D @ h = h[:n] - h[n]: an identity beside a column of -1.
+
+        >>> minus_last_row(2, np.float32) @ np.array([[1.0], [2.0], [10.0]])
+        array([[-9.],
+               [-8.]])
+    """
+    d = np.hstack([np.eye(n), -np.ones((n, 1))]).astype(dtype)
+    d.flags.writeable = False  # shared by every caller through the cache
+    return d
 
 
 class TokenAttention(Module):
@@ -75,8 +96,8 @@ class TokenAttention(Module):
         if len(obs_shape) != 2:
             raise ValueError(f"policy='attention' needs (tokens, features) observations, got shape {obs_shape}")
         n_tokens, n_features = obs_shape
-        self.encoder = AttentionEncoder(n_features, n_tokens, dim, n_heads, n_layers, pool="flat", rng=rng,
-                                        dtype=dtype, causal=causal)
+        self.encoder = AttentionEncoder(n_features, n_tokens, dim, n_heads, n_layers, pool="flat",
+                                        mlp_ratio=TOKEN_MLP_RATIO, rng=rng, dtype=dtype, causal=causal)
         self.out_features = self.encoder.out_features
         self.causal = causal
         self._zero = np.zeros((1, n_tokens, n_features), dtype=dtype)
@@ -86,6 +107,8 @@ class TokenAttention(Module):
         data = data.reshape(len(data), *self._zero.shape[1:])
         h = self.encoder(np.concatenate([data.astype(self._zero.dtype, copy=False), self._zero]))  # (B + 1, T * C)
         n = len(data)
+        if h.requires_grad:  # slicing's backward scatter-adds (np.add.at); a product's is one matmul
+            return Tensor(minus_last_row(n, h.dtype)) @ h            # (B, B + 1) @ (B + 1, T * C)
         return h[:n] - h[n:]                                         # (B, T * C) - (1, T * C)
 
     def attention_received(self) -> np.ndarray:
@@ -124,6 +147,35 @@ def attention_weights(net: Module, features: np.ndarray) -> np.ndarray | None:
     return encoder.attention_received()[0]
 
 
+def flat(x) -> Tensor:
+    """(B, ...) observations as (B, features) rows, what an MLP reads.
+
+        >>> flat(np.zeros((2, 5, 3), dtype=np.float32)).shape
+        (2, 15)
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+
+
+class FlatMLP(Module):
+    """An MLP over observations of any shape (B, ...), each flattened: a value network beside an attention policy.
+
+        >>> net = build_network("mlp", (5, 3), 1, (8,), np.random.default_rng(0))
+        >>> net.predict(np.zeros((2, 5, 3), dtype=np.float32)).shape
+        (2, 1)
+    """
+
+    def __init__(self, mlp: MLP):
+        self.mlp = mlp
+
+    def forward(self, x) -> Tensor:
+        return self.mlp(flat(x))
+
+    def predict(self, x) -> np.ndarray:
+        x = np.asarray(x.data if isinstance(x, Tensor) else x)
+        return self.mlp.predict(x.reshape(len(x), -1))
+
+
 class AttentionHead(Module):
     """TokenAttention over observation tokens (B, T, F), then an MLP to `n_outputs`.
 
@@ -140,6 +192,12 @@ class AttentionHead(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.encoder(x))
+
+    def predict(self, x) -> np.ndarray:
+        """forward() without a graph; the head takes the MLP's array path (a policy acts once per env step)."""
+        with no_grad():
+            features = self.encoder(x).data
+        return self.head.predict(features)
 
 
 class GPTPolicy(Module):
@@ -191,8 +249,9 @@ def build_network(policy: str, obs_shape: tuple, n_outputs: int, hidden: tuple, 
                            attention_layers=attention_layers, dtype=dtype, causal=causal)
     check_policy(policy)
     if policy == "mlp":
-        return MLP([int(np.prod(obs_shape)), *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
-                   output_gain=output_gain)
+        mlp = MLP([int(np.prod(obs_shape)), *hidden, n_outputs], activation=activation, rng=rng, dtype=dtype,
+                  output_gain=output_gain)
+        return mlp if len(obs_shape) == 1 else FlatMLP(mlp)
     if policy == "attention":
         return AttentionHead(tuple(obs_shape), n_outputs, tuple(hidden), activation, rng, attention_dim,
                              attention_heads, attention_layers, output_gain, dtype, causal)
@@ -242,12 +301,15 @@ class ActorCritic(Module):
     """Policy logits and state value from one observation batch.
 
     policy "mlp": separate actor and critic MLPs over the flat observation, or with
-    `shared` one trunk and two linear heads. policy "attention": a TokenAttention
-    over (tokens, features) observations under each MLP, one for the actor and one
-    for the critic (with `shared`, one for both). Sharing it by default was the
-    other half of why attention never learnt GridWorld: the value loss's gradients
-    dominated the shared encoder, and the policy's entropy never fell (PPO, seed 0:
-    stuck at -1.0 shared, the optimum after 4k steps apart). Orthogonal init:
+    `shared` one trunk and two linear heads. policy "attention": the actor's MLP reads
+    a TokenAttention over (tokens, features) observations and the critic is an MLP
+    over the flat observation (with `shared`, both heads read one encoder). Sharing
+    the encoder by default was the other half of why attention never learnt
+    GridWorld: the value loss's gradients dominated it, and the policy's entropy
+    never fell (PPO, seed 0: stuck at -1.0 shared, the optimum after 4k steps
+    apart). The critic needs no attention of its own: a value is a function of the
+    observation an MLP learns as well, and a second encoder doubled the cost of
+    every step (agents/tuned.py has the runs). Orthogonal init:
     gain sqrt(2) for hidden layers, 0.01 for the policy head (a near-uniform first
     policy), 1.0 for the value head.
 
@@ -260,18 +322,16 @@ class ActorCritic(Module):
                  activation: str = "tanh", shared: bool = False, policy: str = "mlp", attention_dim: int = 32,
                  attention_heads: int = 2, attention_layers: int = 1, dtype=np.float32, causal: bool = False):
         hidden = tuple(hidden)
-        self.encoder = self.critic_encoder = None
+        self.encoder = None
+        in_features = critic_in = int(np.prod(obs_shape))
         if policy == "attention":
             self.encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng, dtype,
                                           causal)
-            if not shared:
-                self.critic_encoder = TokenAttention(obs_shape, attention_dim, attention_heads, attention_layers, rng,
-                                                     dtype, causal)
             in_features = self.encoder.out_features
-        elif policy == "mlp":
-            in_features = int(np.prod(obs_shape))
-        else:
+            critic_in = in_features if shared else critic_in
+        elif policy != "mlp":
             check_policy(policy, ACTOR_CRITIC_POLICIES, "actor-critic network")
+        self.critic_reads_encoder = shared
         root2 = math.sqrt(2.0)
 
         def mlp(sizes, output_gain, output_activation=None):
@@ -281,9 +341,10 @@ class ActorCritic(Module):
         self.body = None
         if shared and hidden:
             self.body = mlp([in_features, *hidden], root2, output_activation=activation)
-            in_features, hidden = hidden[-1], ()
+            in_features = critic_in = hidden[-1]
+            hidden = ()
         self.actor = mlp([in_features, *hidden, n_actions], 0.01)
-        self.critic = mlp([in_features, *hidden, 1], 1.0)
+        self.critic = mlp([critic_in, *hidden, 1], 1.0)
 
     def features(self, x: Tensor) -> Tensor:
         h = self.encoder(x) if self.encoder is not None else x
@@ -292,7 +353,7 @@ class ActorCritic(Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(logits (B, n_actions), values (B,))."""
         h = self.features(x)
-        values = self.critic(h if self.critic_encoder is None else self.critic_encoder(x))
+        values = self.critic(h if self.critic_reads_encoder or self.encoder is None else flat(x))
         return self.actor(h), values.reshape(values.shape[0])
 
     def logits(self, x: Tensor) -> Tensor:

@@ -173,7 +173,8 @@ class REINFORCE(Agent):
         parameters = self.policy_net.parameters()
         self.value_net = None
         if c.baseline == "value":
-            self.value_net = build_network(n_outputs=1, output_gain=1.0, **network)
+            # An MLP over the flat observation under an attention policy too (why: agents/policies.py, ActorCritic).
+            self.value_net = build_network(n_outputs=1, output_gain=1.0, **dict(network, policy="mlp"))
             parameters += self.value_net.parameters()
         self.optimizer = Adam(parameters, lr=c.lr)
         self.normalizer = RunningMeanStd(self.encoder.shape) if c.normalize_obs else None

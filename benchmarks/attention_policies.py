@@ -2,6 +2,7 @@
 
     python benchmarks/attention_policies.py                     # 5 seeds of everything
     python benchmarks/attention_policies.py --seeds 2 --only grid --agents ppo --jobs 2
+    python benchmarks/attention_policies.py --only speed        # the speed ratios alone
 
 grid    GridWorld-v0 with each agent's tuned entry and budget from the trainer's tables
         (`train --env GridWorld --agent A --policy P`): the MLP reads one-hot cells for 10k
@@ -10,9 +11,13 @@ grid    GridWorld-v0 with each agent's tuned entry and budget from the trainer's
         seeds end at the value-iteration optimum (0.93), the first step whose evaluation
         reached it, and env steps per second of training (evaluations excluded).
 memory  CueCorridor-v0 (the cue is shown on the first observation only): PPO with the MLP over
-        the current observation vs attention over the last 4 observations (history=4), each
+        the current observation vs attention over the last 6 observations (history=6), each
         with the trainer's entry and budget; the final greedy policy's mean return over 100
         episodes, against the optimum 0.97 and the best memoryless return -0.03.
+speed   env steps per second of training, attention over MLP, per agent on GridWorld: both
+        policies in this one process, alternating, each for the same --speed-steps with its
+        trainer entry, the best of --speed-rounds rounds (on a shared machine only ratios
+        measured side by side mean anything). The issue's goal: at least 1/3.
 
 Runs are independent processes (`--jobs`); single-threaded BLAS, as the trainer runs.
 """
@@ -38,14 +43,20 @@ EVAL_EVERY = 500
 GRID_OPTIMUM = 0.93
 
 
-def train(env: str, agent: str, policy: str, seed: int, eval_every: int | None, eval_episodes: int) -> dict:
-    """One run with the trainer's resolved settings; greedy evaluations every `eval_every` steps."""
+def learner_for(env: str, agent: str, policy: str, seed: int):
+    """(agent, make_env, budget) as `train --env ENV --agent AGENT --policy POLICY --seed SEED` builds them."""
     resolved = cfg.resolve({"env": env, "agent": agent, "seed": seed, "hyperparameters": {"policy": policy}}, {})
     s = resolved.settings
     history = cfg.agent_history(resolved.agent_config)
     make_env = lambda: cfg.make_env(s.env, s.env_kwargs, history=history)  # noqa: E731
+    env = make_env()
+    return resolved.agent_cls(env.observation_space, env.action_space, resolved.agent_config, seed=seed), make_env, s.steps
+
+
+def train(env: str, agent: str, policy: str, seed: int, eval_every: int | None, eval_episodes: int) -> dict:
+    """One run with the trainer's resolved settings; greedy evaluations every `eval_every` steps."""
+    learner, make_env, steps = learner_for(env, agent, policy, seed)
     eval_env = make_env()
-    learner = resolved.agent_cls(eval_env.observation_space, eval_env.action_space, resolved.agent_config, seed=seed)
     curve, eval_time, next_eval = [], 0.0, eval_every or float("inf")
 
     def on_episode(record):
@@ -57,11 +68,11 @@ def train(env: str, agent: str, policy: str, seed: int, eval_every: int | None, 
             next_eval += eval_every
 
     start = time.perf_counter()
-    learner.learn(make_env, s.steps, callback=on_episode)
+    learner.learn(make_env, steps, callback=on_episode)
     train_time = time.perf_counter() - start - eval_time
     final = evaluate(learner, eval_env, episodes=eval_episodes, seed=seed)["mean_return"]
     return {"env": env, "agent": agent, "policy": policy, "seed": seed, "steps": learner.steps, "final": final,
-            "curve": curve, "steps_per_s": learner.steps / train_time}
+            "curve": curve, "steps_per_s": learner.steps / train_time, "history": learner.config.history}
 
 
 def grid_job(args) -> dict:
@@ -72,6 +83,21 @@ def grid_job(args) -> dict:
 def memory_job(args) -> dict:
     policy, seed = args
     return train("CueCorridor", "ppo", policy, seed, None, 100)
+
+
+def speed(agents: list[str], steps: int, rounds: int) -> None:
+    print(f"\nGridWorld-v0: env steps per second of training over {steps} steps (best of {rounds}, one process)")
+    print(f"{'agent':<10} {'mlp':>8} {'attention':>10} {'attention / mlp':>16}")
+    for agent in agents:
+        best = dict.fromkeys(("mlp", "attention"), 0.0)
+        for _ in range(rounds):
+            for policy in best:
+                learner, make_env, _ = learner_for("GridWorld", agent, policy, 0)
+                start = time.perf_counter()
+                learner.learn(make_env, steps)
+                best[policy] = max(best[policy], learner.steps / (time.perf_counter() - start))
+        print(f"{agent:<10} {best['mlp']:>8,.0f} {best['attention']:>10,.0f} "
+              f"{'1/' + format(best['mlp'] / best['attention'], '.1f'):>16}")
 
 
 def median(values):
@@ -99,9 +125,10 @@ def report_memory(results: list[dict]) -> None:
     env = CueCorridor()
     print(f"\nCueCorridor-v0, PPO: mean return of the final greedy policy over 100 episodes "
           f"(optimum {env.optimum:.2f}, best memoryless {env.memoryless_optimum:.2f})")
-    for policy, label in (("mlp", "mlp (current observation)"), ("attention", "attention, history=4")):
+    for policy in ("mlp", "attention"):
         runs = [r for r in results if r["policy"] == policy]
         if runs:
+            label = "mlp (current observation)" if policy == "mlp" else f"attention, history={runs[0]['history']}"
             print(f"{label:<28} median {median([r['final'] for r in runs]):6.3f}  per seed "
                   f"{[round(r['final'], 3) for r in runs]}  env steps/s {median([r['steps_per_s'] for r in runs]):,.0f}")
 
@@ -109,10 +136,12 @@ def report_memory(results: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--only", choices=["grid", "memory"])
+    parser.add_argument("--only", choices=["grid", "memory", "speed"])
     parser.add_argument("--agents", default="ppo,dqn,reinforce", help="comma-separated, for grid")
     parser.add_argument("--policies", default="mlp,attention", help="comma-separated")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    parser.add_argument("--speed-steps", type=int, default=5000, help="env steps per speed run")
+    parser.add_argument("--speed-rounds", type=int, default=2)
     args = parser.parse_args()
     seeds = range(args.seeds)
     policies = args.policies.split(",")
@@ -122,6 +151,8 @@ def main() -> None:
             report_grid(list(pool.map(grid_job, jobs)))
         if args.only in (None, "memory"):
             report_memory(list(pool.map(memory_job, [(p, s) for p in policies for s in seeds])))
+    if args.only in (None, "speed"):
+        speed(args.agents.split(","), args.speed_steps, args.speed_rounds)
 
 
 if __name__ == "__main__":

@@ -180,7 +180,7 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
         eval_every=2_000, eval_episodes=500,
     ),
     # rl-zoo's PPO values (agents/tuned.py) and budget.
-    # The memory task: PPO with attention over the last 4 observations (agents/tuned.py).
+    # The memory task: PPO with attention over the last 6 observations (agents/tuned.py).
     "rl_scratch/CueCorridor-v0": EnvDefaults(agent="ppo", policy="attention", steps=20_000, eval_every=2_000,
                                              eval_episodes=20),
     "CartPole-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),

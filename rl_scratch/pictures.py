@@ -33,13 +33,21 @@ from rl_scratch.benchmark import curve_grid
 from rl_scratch.nets import atomic_open
 from rl_scratch.nets.graph import trace
 
+__all__ = ["Picture", "panels", "save", "computation_graph", "attention_maps", "gpt_attention", "policy_attention",
+           "value_heatmap", "q_heatmap", "grid_values", "grid_q_values", "learning_curves"]
+
 DPI = 100
 ARROWS = {0: (0.0, -1.0), 1: (1.0, 0.0), 2: (0.0, 1.0), 3: (-1.0, 0.0)}  # GridWorld's up, right, down, left (x, y)
 
 
 # ----------------------------------------------------------------- figures
 class Picture(Figure):
-    """A Figure that Jupyter shows as a PNG under any matplotlib backend (Agg included)."""
+    """A Figure that Jupyter shows as a PNG under any matplotlib backend (Agg included).
+
+        >>> fig, _ = panels()
+        >>> isinstance(fig, Picture), fig._repr_png_()[:4]
+        (True, b'\x89PNG')
+    """
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
@@ -48,14 +56,25 @@ class Picture(Figure):
 
 
 def panels(n_cols: int = 1, n_rows: int = 1, size: tuple[float, float] = (4.5, 4.0)):
-    """(figure, axes): n_rows x n_cols axes of `size` inches each (axes is a flat list)."""
+    """(figure, axes): n_rows x n_cols axes of `size` inches each (axes is a flat list).
+
+        >>> fig, axes = panels(2, size=(3.0, 3.0))
+        >>> len(axes), fig.get_size_inches().tolist()
+        (2, [6.0, 3.0])
+    """
     fig = Picture(figsize=(size[0] * n_cols, size[1] * n_rows), dpi=DPI, layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     return fig, [ax for row in axes for ax in row]
 
 
 def save(fig, path) -> Path:
-    """Write `fig` as a PNG at `path` (atomically; folders are created); returns the path."""
+    """Write `fig` as a PNG at `path` (atomically; folders are created); returns the path.
+
+        >>> import os, tempfile
+        >>> fig, _ = panels()
+        >>> save(fig, os.path.join(tempfile.mkdtemp(), "figures", "empty.png")).name
+        'empty.png'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path) as f:
@@ -101,6 +120,14 @@ def computation_graph(result, names: dict | None = None, title: str | None = Non
     name read "input"), its value (a shape for arrays) and its gradient (the norm for arrays;
     call `backward()` first to see them). A graph of more than `max_nodes` nodes is refused:
     draw a smaller expression (on the fast path a whole MLP is one node).
+
+        >>> from rl_scratch.nets.value import Value
+        >>> w, x, b = Value(2.0), Value(3.0), Value(-1.0)
+        >>> y = (w * x + b).tanh()
+        >>> y.backward()
+        >>> fig = computation_graph(y, names={"w": w, "x": x, "b": b}, title="a neuron")
+        >>> type(fig).__name__
+        'Picture'
     """
     nodes = trace(result)
     if len(nodes) > max_nodes:
@@ -161,6 +188,10 @@ def attention_maps(weights, tokens=None, title: str | None = None, path=None):
 
     Row t is query t, column s the weight it gives key s (each row sums to 1); `tokens`
     labels both axes. A causal model's maps are zero above the diagonal.
+
+        >>> causal = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]  # each query spreads evenly
+        >>> len(attention_maps(np.stack([causal, np.eye(4)]), tokens="abcd").axes)  # 2 heads + 2 colour bars
+        4
     """
     weights = np.asarray(getattr(weights, "data", weights), dtype=np.float64)
     weights = weights[None] if weights.ndim == 2 else weights
@@ -191,7 +222,14 @@ def attention_maps(weights, tokens=None, title: str | None = None, path=None):
 
 
 def gpt_attention(model, ids, tokens=None, layer: int = -1, title: str | None = None, path=None):
-    """attention_maps of one TinyGPT block (default: the last) on one sequence of token ids (T,)."""
+    """attention_maps of one TinyGPT block (default: the last) on one sequence of token ids (T,).
+
+        >>> from rl_scratch.nets import GPTConfig, TinyGPT
+        >>> model = TinyGPT(GPTConfig(vocab_size=5, context=8, dim=16, n_heads=2, n_layers=1), rng=np.random.default_rng(0))
+        >>> fig = gpt_attention(model, np.array([0, 1, 2, 3]), tokens="abcd")
+        >>> fig.texts[0].get_text()  # the suptitle
+        'TinyGPT block 1 of 1'
+    """
     from rl_scratch.nets import no_grad
 
     ids = np.asarray(ids)
@@ -215,6 +253,16 @@ def policy_attention(agent, env, obs, title: str | None = None, path=None):
 
     `env` must render `rgb_array` frames; GridWorld cells are tinted per head, history
     windows get one row of boxes per head under the frame (rl_scratch.attention_view).
+
+        >>> import gymnasium as gym
+        >>> import rl_scratch
+        >>> from rl_scratch.agents import REINFORCE
+        >>> env = gym.make("rl_scratch/GridWorld-v0", obs_mode="grid", render_mode="rgb_array")
+        >>> config = REINFORCE.Config(policy="attention", attention_dim=8, attention_heads=2, attention_layers=1)
+        >>> agent = REINFORCE(env.observation_space, env.action_space, config, seed=0)
+        >>> obs, _ = env.reset(seed=0)
+        >>> policy_attention(agent, env, obs).axes[0].get_title()
+        'attention of each of 2 heads'
     """
     weights = agent.attention_weights(obs)
     if weights is None:
@@ -279,6 +327,12 @@ def value_heatmap(env, values, policy=None, title: str | None = None, ax=None, p
 
     Values are indexed by GridWorld's state `row * n_cols + col`; walls, pits and goals
     are drawn as tiles, not values. Numbers are printed in cells of maps up to 10 x 10.
+
+        >>> from rl_scratch.envs import GridWorld
+        >>> env = GridWorld()
+        >>> fig = value_heatmap(env, np.linspace(0.0, 1.0, 25), policy=np.full(25, 2))
+        >>> fig.axes[0].get_title()
+        'state values and greedy policy'
     """
     grid = _grid_of(env)
     values = np.asarray(values, dtype=np.float64).ravel()
@@ -300,7 +354,13 @@ def value_heatmap(env, values, policy=None, title: str | None = None, ax=None, p
 
 def q_heatmap(env, q, title: str | None = None, ax=None, path=None):
     """Q(s, a) (n_states, 4) of a GridWorld map: each floor cell is cut into four triangles, one
-    per action (the up triangle is the value of moving up), with an arrow on the best action."""
+    per action (the up triangle is the value of moving up), with an arrow on the best action.
+
+        >>> from rl_scratch.envs import GridWorld
+        >>> q = np.random.default_rng(0).normal(size=(25, 4))
+        >>> q_heatmap(GridWorld(), q, title="random Q").axes[0].get_title()
+        'random Q'
+    """
     from matplotlib.collections import PolyCollection
 
     grid = _grid_of(env)
@@ -332,7 +392,15 @@ def q_heatmap(env, q, title: str | None = None, ax=None, path=None):
 
 def grid_values(agent, env, title: str | None = None, ax=None, path=None):
     """value_heatmap of an agent's state values and greedy actions on every floor cell of `env`
-    (any obs_mode: each cell's observation comes from the env; see play.grid_values_and_policy)."""
+    (any obs_mode: each cell's observation comes from the env; see play.grid_values_and_policy).
+
+        >>> from rl_scratch.agents import ValueIteration
+        >>> from rl_scratch.envs import GridWorld
+        >>> env = GridWorld()
+        >>> planner = ValueIteration(env.observation_space, env.action_space).learn(env)
+        >>> grid_values(planner, env).axes[0].get_title()
+        'ValueIteration: V(s) and greedy policy'
+    """
     from rl_scratch.play import grid_values_and_policy
 
     values, policy = grid_values_and_policy(agent, env)
@@ -342,7 +410,15 @@ def grid_values(agent, env, title: str | None = None, ax=None, path=None):
 
 
 def grid_q_values(agent, env, title: str | None = None, ax=None, path=None):
-    """q_heatmap of an agent's action values on every floor cell of `env` (any obs_mode)."""
+    """q_heatmap of an agent's action values on every floor cell of `env` (any obs_mode).
+
+        >>> from rl_scratch.agents import QLearning
+        >>> from rl_scratch.envs import GridWorld
+        >>> env = GridWorld()
+        >>> agent = QLearning(env.observation_space, env.action_space, seed=0).learn(env, 2000)
+        >>> grid_q_values(agent, env).axes[0].get_title()
+        'QLearning: Q(s, a)'
+    """
     from rl_scratch.play import floor_observations
 
     floor, observations = floor_observations(env)
@@ -376,6 +452,13 @@ def learning_curves(groups: dict, title: str | None = None, xlabel: str = "envir
     evaluations.csv). `smooth` > 1 first averages each run over that many points
     (rl_scratch.runs.smooth); `target` draws a dashed line; runs are interpolated onto a shared step grid that ends
     at the shortest run's last step.
+
+        >>> rng = np.random.default_rng(0)
+        >>> steps = np.arange(0, 1000, 100)
+        >>> runs_of = lambda level: [(steps, level * steps / 1000 + rng.normal(0, 0.05, steps.size)) for _ in range(3)]
+        >>> fig = learning_curves({"fast": runs_of(1.0), "slow": runs_of(0.5)}, target=0.93)
+        >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+        ['fast (3 runs)', 'slow (3 runs)', 'target 0.93']
     """
     fig, ax, own = _axes(ax, (7.0, 4.0))
     colours = [f"C{i}" for i in range(10)]

@@ -9,7 +9,7 @@ import pytest
 
 import rl_scratch  # noqa: F401  (registers the ids)
 from rl_scratch import config as cfg
-from rl_scratch.agents import evaluate
+from rl_scratch.agents import DQN, evaluate
 from rl_scratch.agents.normalize import RunningMeanStd
 from rl_scratch.agents.policies import TokenAttention, build_network
 from rl_scratch.nets import no_grad
@@ -66,3 +66,18 @@ def test_reinforce_with_attention_walks_the_optimal_path():
     agent.learn(make_env, 20_000)
     result = evaluate(agent, env, episodes=3, seed=0)
     assert result["mean_return"] == pytest.approx(0.93)  # the value-iteration optimum: the 8-step path
+
+
+def test_dqn_normalizes_observations_and_saves_the_statistics(tmp_path):
+    make = lambda: gym.make("rl_scratch/GridWorld-v0", obs_mode="grid")  # noqa: E731
+    env = make()
+    config = DQN.Config(policy="attention", normalize_obs=True, hidden=(16,), attention_dim=8, learning_starts=32,
+                        batch_size=16, train_freq=8)
+    agent = DQN(env.observation_space, env.action_space, config, seed=0).learn(make, 200)
+    assert agent.updates > 0 and agent.normalizer.count > 200  # every step's observation and each reset's
+    features = agent.encoder.one(env.reset(seed=0)[0])
+    np.testing.assert_allclose(agent.q_values(features), agent.q_net.predict(agent.normalizer.normalize(features)))
+    agent.save(tmp_path / "dqn.npz")
+    loaded = DQN.load(tmp_path / "dqn.npz")
+    np.testing.assert_array_equal(loaded.normalizer.mean, agent.normalizer.mean)
+    np.testing.assert_array_equal(loaded.q_values(features), agent.q_values(features))

@@ -36,14 +36,12 @@ COMMANDS_AND_INTERNALS = {
     "extras", "runtime", "signals", "train", "trainer", "validate", "window", "tune",
     "keyboard",  # play --keys: its key loop, tested by feeding key events (tests/test_play_keys.py)
 }
-# Library modules with no examples yet: each entry is a gap to close, not an exemption to keep.
-WITHOUT_EXAMPLES_YET = {"pictures"}  # new with the tutorials (matplotlib figures of the insides)
 
 
 def library_modules() -> list[types.ModuleType]:
     modules = []
     for info in pkgutil.iter_modules(rl_scratch.__path__):
-        if info.name in COMMANDS_AND_INTERNALS | WITHOUT_EXAMPLES_YET:
+        if info.name in COMMANDS_AND_INTERNALS:
             continue
         module = importlib.import_module(f"rl_scratch.{info.name}")
         if hasattr(module, "__all__"):
@@ -103,11 +101,11 @@ def defining_modules() -> list[str]:
 
 def test_every_rl_scratch_module_declares_its_public_names_or_is_a_command_or_internal():
     undeclared = [info.name for info in pkgutil.iter_modules(rl_scratch.__path__)
-                  if info.name not in COMMANDS_AND_INTERNALS | WITHOUT_EXAMPLES_YET
+                  if info.name not in COMMANDS_AND_INTERNALS
                   and not hasattr(importlib.import_module(f"rl_scratch.{info.name}"), "__all__")]
     assert not undeclared, f"declare __all__ in rl_scratch.{undeclared} or name it in COMMANDS_AND_INTERNALS"
     assert {module.__name__ for module in library_modules()} >= {
-        "rl_scratch.config", "rl_scratch.runs", "rl_scratch.stats", "rl_scratch.tensorboard"}
+        "rl_scratch.config", "rl_scratch.pictures", "rl_scratch.runs", "rl_scratch.stats", "rl_scratch.tensorboard"}
 
 
 def test_every_public_name_has_an_example():

@@ -104,7 +104,9 @@ def test_train_and_play_keep_the_window(tmp_path):
                          timeout=180, env=env)
     assert run.returncode == 0, run.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["hyperparameters"]["history"] == K and config["hyperparameters"]["policy"] == "attention"
+    tuned = cfg.resolve({"env": "CueCorridor"}, {}).agent_config  # the env's default agent and its entry
+    assert config["hyperparameters"]["history"] == tuned.history > 1
+    assert config["hyperparameters"]["policy"] == "attention"
     play = subprocess.run([sys.executable, "-m", "rl_scratch.play", "run", "--episodes", "1", "--attention",
                            "--record", "episode.gif"], cwd=tmp_path, capture_output=True, text=True, timeout=180,
                           env=env)
