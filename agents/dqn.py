@@ -2,12 +2,15 @@
 
 References: Mnih et al., "Human-level control through deep reinforcement learning"
 (Nature 2015); van Hasselt et al., "Deep Reinforcement Learning with Double
-Q-learning" (AAAI 2016). Spaces: Discrete or Box observations, Discrete actions.
+Q-learning" (AAAI 2016); multi-step targets as in Hessel et al., "Rainbow" (AAAI 2018).
+Spaces: Discrete or Box observations, Discrete actions.
 
-    target = r + gamma * (1 - terminated) * Q_target(s', argmax_a Q(s', a))   (Double DQN)
-    target = r + gamma * (1 - terminated) * max_a Q_target(s', a)             (DQN)
+    target = R + gamma^k * (1 - terminated) * Q_target(s', argmax_a Q(s', a))   (Double DQN)
+    target = R + gamma^k * (1 - terminated) * max_a Q_target(s', a)             (DQN)
     loss   = huber(Q(s, a) - target)
 
+R sums the k = `n_step` discounted rewards after (s, a) and s' is the observation k
+steps later (fewer at an episode's end); k = 1 is the one-step target.
 A time-limit truncation is not terminal: the buffer keeps the true next observation
 and the target bootstraps from it. The target network is updated every
 `target_update_interval` env steps (hard copy, or Polyak averaging with tau < 1).
@@ -43,6 +46,8 @@ class DQNConfig:
 
     gamma: float = 0.99
     """discount factor"""
+    n_step: int = 1
+    """rewards per TD target before bootstrapping (multi-step returns; 1: one-step DQN)"""
     lr: float = 1e-3
     """Adam learning rate (at the start when it decays)"""
     lr_end: float | None = None
@@ -101,14 +106,15 @@ class DQNConfig:
             raise ValueError(f"lr_end must be in [0, lr], got {self.lr_end}")
         if not 0 < self.tau <= 1:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
+        for name in ("n_step", "buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
-def td_targets(rewards: np.ndarray, terminated: np.ndarray, next_q_target: np.ndarray, gamma: float,
+def td_targets(rewards: np.ndarray, terminated: np.ndarray, next_q_target: np.ndarray, gamma,
                next_q_online: np.ndarray | None = None) -> np.ndarray:
-    """One-step TD targets; `next_q_online` given: Double DQN's action choice.
+    """TD targets; `gamma` is a number or one discount per target (gamma^k for k-step
+    transitions); `next_q_online` given: Double DQN's action choice.
 
         >>> td_targets(np.array([1.0, 1.0]), np.array([0.0, 1.0]), np.array([[2.0, 3.0], [2.0, 3.0]]), gamma=0.5)
         array([2.5, 1. ])
@@ -202,11 +208,13 @@ class DQN(Agent):
     def update(self) -> float:
         """One gradient step on a replay batch; returns the loss."""
         c = self.config
-        obs, actions, rewards, next_obs, terminated = self.buffer.sample(c.batch_size, self.rng)
+        obs, actions, rewards, next_obs, terminated, horizons = self.buffer.sample(c.batch_size, self.rng)
         obs, next_obs = self.inputs(obs), self.inputs(next_obs)
         next_q_target = self.target_net.predict(next_obs)
         next_q_online = self.q_net.predict(next_obs) if c.double_dqn else None
-        targets = td_targets(rewards, terminated, next_q_target, c.gamma, next_q_online)
+        # One-step targets keep a scalar gamma: the same float32 arithmetic as before multi-step targets.
+        discounts = c.gamma if c.n_step == 1 else c.gamma ** horizons
+        targets = td_targets(rewards, terminated, next_q_target, discounts, next_q_online)
         self.optimizer.lr = self.lr_schedule(self.steps)
         loss = dqn_loss(self.q_net(Tensor(obs)), actions, targets, c.huber_delta)
         self.optimizer.zero_grad()
@@ -232,10 +240,14 @@ class DQN(Agent):
         env, owned = open_env(env, self)
         features = None
         episode_return, episode_length, needs_reset = 0.0, 0, False
+        window: list = []  # (features, action, reward) of the episode's steps not yet in the buffer (n_step > 1)
 
         def keep():  # the loop's variables, for checkpoints taken by the callback and the next learn
             run.vars = {"features": features, "return": episode_return, "length": episode_length,
-                        "reset": needs_reset}
+                        "reset": needs_reset, "window": {
+                            "obs": np.array([w[0] for w in window], dtype=np.float32).reshape(-1, *encoder.shape),
+                            "actions": np.array([w[1] for w in window], dtype=np.int64),
+                            "rewards": np.array([w[2] for w in window], dtype=np.float64)}}
 
         try:
             fresh = run.begin(env, self.rng)
@@ -246,6 +258,10 @@ class DQN(Agent):
                 v = run.vars
                 features, episode_return, episode_length, needs_reset = (
                     np.asarray(v["features"], dtype=np.float32), v["return"], v["length"], v["reset"])
+                w = v.get("window")  # absent in checkpoints from before multi-step targets
+                if w is not None:
+                    window = [(np.asarray(o, dtype=np.float32), int(a), float(r))
+                              for o, a, r in zip(w["obs"], w["actions"], w["rewards"])]
             if not run.deliver(callback):
                 return self
             while self.steps < end:
@@ -262,7 +278,12 @@ class DQN(Agent):
                 next_obs, reward, terminated, truncated, _ = env.step(action)
                 next_features = encoder.one(next_obs)[0]
                 self.observe(next_features)
-                self.buffer.add(features, action, reward, next_features, terminated)
+                window.append((features.copy(), action, reward))  # a copy: an env may reuse its obs array
+                if terminated or truncated:  # the episode's last transitions, each bootstrapping from its end
+                    while window:
+                        self._store_oldest(window, next_features, terminated)
+                elif len(window) == c.n_step:
+                    self._store_oldest(window, next_features, False)
                 self.steps += 1
                 episode_return += reward
                 episode_length += 1
@@ -291,6 +312,15 @@ class DQN(Agent):
             if owned:
                 env.close()
         return self
+
+    def _store_oldest(self, window: list, next_features: np.ndarray, terminated: bool) -> None:
+        """Move the window's oldest step into the buffer as a len(window)-step transition to `next_features`."""
+        reward = window[0][2]
+        for k in range(1, len(window)):
+            reward += self.config.gamma ** k * window[k][2]
+        features, action, _ = window[0]
+        self.buffer.add(features, action, reward, next_features, terminated, len(window))
+        del window[0]
 
     # ------------------------------------------------------------ persistence
     def checkpoint_fields(self) -> tuple[str, ...]:

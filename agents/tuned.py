@@ -17,17 +17,36 @@ TUNED: dict[tuple[str, str], dict] = {
     ("qlearning", "Taxi-v4"): dict(lr=1.0, lr_end=1.0, epsilon_decay_steps=50_000),
     # rl-zoo's CartPole recipe (train every 256 steps with 128 gradient steps against a target
     # frozen meanwhile, epsilon 1 -> 0.04 over 8k steps, lr 2.3e-3) on a 128-128 net instead of
-    # 256-256 (4x fewer flops). Compared over 2-3 seeds each with 64-64/128-128/256-256 nets and
-    # lr 1e-3/2.3e-3: this one reached a 20-episode greedy evaluation >= 475 on every seed tried.
-    # benchmarks/agents.py (seeds 0-2): reached at 35k/40k/58k env steps, median 56 s of training
-    # (SB3 DQN with the zoo's 256-256 net: 27.5k steps, 156 s, on the same busy machine).
-    # Judged by the final policy it does not hold: 100k steps end at 54/306/28 (seeds 1-3); with
-    # lr decayed linearly to 0 over 80k steps (lr_end=0, lr_decay_steps=80_000) 318/75/500/500
-    # (seeds 1-4); Polyak targets (tau 0.005 every step, train_freq 4, gradient_steps 2) 151/500,
-    # batch 128 with 64 gradient steps 422/57 (seeds 1-2). Each reached 500 and lost it; unsolved.
+    # 256-256 (4x fewer flops), with 3-step targets and a squared TD error. The zoo recipe alone
+    # reaches 500 and forgets it: 100k steps ended at 54/306/28 (seeds 1-3, the issue) and 92/135
+    # (seeds 1-2 here), its Q-values at 110-150 where returns cap them at 1/(1-gamma) = 100.
+    # 3-step targets keep Q below 100, but the greedy policy then runs the cart off the track:
+    # at x = -2.3, a few steps from the end, Q was still 99. The transitions that end at the
+    # track's edge (0.5% of the buffer) have TD errors near 100, and the Huber loss (delta 1)
+    # gives each the gradient of an error of 1, so the net hardly learns them; huber_delta=100
+    # keeps the loss quadratic over the whole range of returns. Seed 1 at 100k
+    # (`train --env CartPole-v1 --agent dqn --seed 1 --set ...`): zoo recipe 92, n_step=3 alone
+    # 134 (Q back below 100, still runs off the track), squared error alone 224, both 500 (every
+    # evaluation from 60k on >= 470). Also tried (seed 1; seed 2 where two figures), none of them
+    # ending at 475 or more: gamma 0.98 (304/124), lr decayed to 10% (174),
+    # epsilon_end 0.1 (83), tanh (93-500 swings), target every 2048 steps (104: Q never reaches 40),
+    # CleanRL-like slow updates (train_freq 4, lr 5e-4: 101 at 40k); the last session's lr
+    # decay to 0 over 80k (318/75/500/500), Polyak targets (151/500), batch 128 (422/57).
+    # Final policy at the 100k budget, seeds 1-5 (`train --env CartPole-v1 --agent dqn --seed S`,
+    # 10 final episodes): 500, 500, 500, 500, 500 (every evaluation from 75k on >= 375).
     ("dqn", "CartPole-v1"): dict(hidden=(128, 128), lr=2.3e-3, batch_size=64, buffer_size=100_000,
                                  learning_starts=1000, train_freq=256, gradient_steps=128,
-                                 target_update_interval=256, epsilon_end=0.04, exploration_steps=8000),
+                                 target_update_interval=256, epsilon_end=0.04, exploration_steps=8000,
+                                 n_step=3, huber_delta=100.0),
+    # The CartPole recipe with lr 1e-3 (benchmarks/agents.py, seeds 0-2: an evaluation >= -100 at
+    # 17.5k/37.5k/47.7k env steps), with CartPole's 3-step targets and squared error (returns are
+    # -1 a step, so |Q| <= 100 again). Final policy at the 100k budget, 10 episodes (`python -m
+    # rl_scratch.benchmark --envs Acrobot-v1 --agents dqn --seeds 1-5 --jobs 2 --out docs/benchmark-acrobot`):
+    # -77.3 and -96.4 on seeds 1-2; seeds 3-5 not measured yet. The entry without the two changes was
+    # not measured by its final policy.
+    ("dqn", "Acrobot-v1"): dict(hidden=(128, 128), lr=1e-3, train_freq=256, gradient_steps=128,
+                                target_update_interval=256, epsilon_end=0.04, exploration_steps=8000,
+                                n_step=3, huber_delta=100.0),
     # The dataclass defaults (8 envs, 16 episodes per update, lr 3e-3, value baseline, 64-64 tanh).
     # benchmarks/agents.py (seeds 0-2): greedy evaluation >= 475 at 50k/35k/38k env steps, median
     # 5.3 s of training (SB3 PPO with zoo hyperparameters: 15k steps, 24 s).
@@ -35,20 +54,16 @@ TUNED: dict[tuple[str, str], dict] = {
     # The defaults again. benchmarks/agents.py (seeds 0-2): >= -100 at 87.5k and 40k env steps (best
     # -86.7, -84.7); seed 1 collapsed to a deterministic policy that never swings up (-500).
     ("reinforce", "Acrobot-v1"): dict(),
-    # The CartPole recipe with lr 1e-3 (the first and only setting tried). benchmarks/agents.py
-    # (seeds 0-2): >= -100 at 17.5k/37.5k/47.7k env steps (-97.2, -91.3, -87.0), median 35 s.
-    # GridWorld 5x5 (one-hot cells): explore over 3k steps, learn from 500; reached the optimum 0.93
-    # on 5 of 5 seeds between 1.6k and 4.5k steps and held it (`train --env GridWorld --agent dqn`).
     # GridWorld 5x5 (one-hot cells): a small net and a large step size; reached the optimum 0.93 on
     # 5 of 5 seeds between 2.0k and 7.0k steps (`train --env GridWorld --agent reinforce`, 10k budget).
     ("reinforce", "rl_scratch/GridWorld-v0"): dict(hidden=(32,), batch_episodes=8, lr=0.05),
     # GridWorld 5x5 (integer states): SARSA's greedy policy is only optimal once exploration has
     # decayed; within the 10k budget that needs a 5k decay (optimum on 3 of 3 seeds by 4k steps).
     ("sarsa", "rl_scratch/GridWorld-v0"): dict(epsilon_decay_steps=5000),
+    # GridWorld 5x5 (one-hot cells): explore over 3k steps, learn from 500; reached the optimum 0.93
+    # on 5 of 5 seeds between 1.6k and 4.5k steps and held it (`train --env GridWorld --agent dqn`).
     ("dqn", "rl_scratch/GridWorld-v0"): dict(learning_starts=500, exploration_steps=3000,
                                              target_update_interval=250, buffer_size=10_000),
-    ("dqn", "Acrobot-v1"): dict(hidden=(128, 128), lr=1e-3, train_freq=256, gradient_steps=128,
-                                target_update_interval=256, epsilon_end=0.04, exploration_steps=8000),
     # One hidden layer of 32 generalizes best on 120 flowers (benchmarks/supervised.py, split seeds
     # 0..19, 20k steps): mean test accuracy 0.952 on the env's splits (scikit-learn's MLPClassifier(64, 64):
     # 0.945) and 0.972 on scikit-learn's train_test_split splits (MLPClassifier 0.962); (64, 64): 0.937 / 0.953.

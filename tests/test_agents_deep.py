@@ -39,10 +39,11 @@ def test_replay_buffer_wraps_around_and_keeps_the_newest():
     np.testing.assert_array_equal(state["actions"], [2, 3, 4, 5, 6])  # oldest first
     np.testing.assert_array_equal(state["next_obs"][:, 0], [3, 4, 5, 6, 7])
     np.testing.assert_array_equal(state["terminated"], [1, 0, 1, 0, 1])
-    obs, actions, rewards, next_obs, terminated = buffer.sample(100, np.random.default_rng(0))
+    obs, actions, rewards, next_obs, terminated, horizons = buffer.sample(100, np.random.default_rng(0))
     assert set(actions) <= {2, 3, 4, 5, 6}
     np.testing.assert_array_equal(obs[:, 0], actions)  # fields of one transition stay together
     np.testing.assert_array_equal(next_obs[:, 0], actions + 1)
+    assert (horizons == 1).all()
 
     smaller = ReplayBuffer(capacity=3, obs_shape=(2,))
     smaller.load_state_dict(state)
