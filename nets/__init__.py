@@ -19,13 +19,14 @@ from . import functional as F
 from . import init, kernels, ops, value
 from .distributions import Categorical
 from .gradcheck import gradcheck
+from .graph import Node, trace
 from .init import manual_seed
 from .kernels import reading_path
 from .module import (
     GELU, MLP, Dropout, Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh,
     atomic_open, load_arrays, save_arrays,
 )
-from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm
+from .optim import SGD, Adam, AdamW, FlatParameters, Optimizer, clip_grad_norm
 from .transformer import (
     AttentionEncoder, Embedding, GPTConfig, LayerNorm, LearnedPositionalEmbedding, MultiHeadAttention, RMSNorm,
     SelfAttention, SinusoidalPositionalEncoding, TinyGPT, TransformerBlock,
@@ -37,7 +38,8 @@ __all__ = [
     "DEFAULT_DTYPE", "functional", "F", "init", "manual_seed", "gradcheck", "Categorical",
     "kernels", "ops", "value", "reading_path",
     "Module", "Parameter", "Linear", "MLP", "Sequential", "Dropout", "ReLU", "Tanh", "Sigmoid", "GELU", "Identity",
-    "atomic_open", "save_arrays", "load_arrays", "SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm",
+    "atomic_open", "save_arrays", "load_arrays", "SGD", "Adam", "AdamW", "Optimizer", "FlatParameters", "clip_grad_norm",
+    "trace", "Node",
     "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "LayerNorm", "RMSNorm",
     "SelfAttention", "MultiHeadAttention", "TransformerBlock", "GPTConfig", "TinyGPT", "AttentionEncoder",
 ]

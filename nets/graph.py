@@ -24,7 +24,15 @@ from .value import Value
 
 @dataclass(frozen=True)
 class Node:
-    """One node: the op that made it ("" for a leaf: an input, a parameter or a constant)."""
+    """One node: the op that made it ("" for a leaf: an input, a parameter or a constant).
+
+        >>> from rl_scratch.nets import Tensor, trace
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> y = (x * x).sum(); y.backward()
+        >>> last = trace(y)[-1]
+        >>> last.op, float(last.data), [trace(y)[i].op for i in last.inputs]
+        ('sum', 5.0, ['mul'])
+    """
 
     source: object
     """the Value or Tensor itself (to look up a name given to it)"""
@@ -51,6 +59,14 @@ def trace(result) -> list[Node]:
 
     Iterative (an explicit stack), so deep graphs do not reach Python's recursion limit.
     A Tensor records its inputs only when a gradient can flow to them (`requires_grad`).
+
+        >>> from rl_scratch.nets import trace
+        >>> from rl_scratch.nets.value import Value
+        >>> a, b = Value(2.0), Value(3.0)
+        >>> out = a * b + a
+        >>> out.backward()
+        >>> [(node.op, float(node.data), float(node.grad)) for node in trace(out)]
+        [('', 2.0, 4.0), ('', 3.0, 2.0), ('*', 6.0, 1.0), ('+', 8.0, 1.0)]
     """
     order: list = []
     position: dict[int, int] = {}

@@ -25,6 +25,15 @@ class FlatParameters:
     `np.concatenate`: `.grad` stays the array backward() made, which the user may keep.
     If something replaces a parameter's array (`Module.to(dtype)`, `p.data = ...`),
     `linked()` turns False and the optimizer calls `link()` again.
+
+        >>> from rl_scratch.nets import FlatParameters, Parameter
+        >>> a, b = Parameter(np.array([1.0, 2.0])), Parameter(np.array([[3.0]]))
+        >>> flat = FlatParameters([a, b])
+        >>> flat.data.tolist(), np.shares_memory(a.data, flat.data)
+        ([1.0, 2.0, 3.0], True)
+        >>> flat.data -= 1.0  # one update of the flat vector moves every parameter
+        >>> a.data.tolist(), b.data.tolist()
+        ([0.0, 1.0], [[2.0]])
     """
 
     def __init__(self, params: list):
@@ -32,7 +41,15 @@ class FlatParameters:
         self.link()
 
     def link(self) -> None:
-        """Copy the parameters into a new flat vector and make each `.data` a view of its slice."""
+        """Copy the parameters into a new flat vector and make each `.data` a view of its slice.
+
+            >>> from rl_scratch.nets import FlatParameters, Parameter
+            >>> p = Parameter(np.zeros(2)); flat = FlatParameters([p])
+            >>> p.data = np.ones(2); flat.linked()  # replaced: no longer a view
+            False
+            >>> flat.link(); flat.linked(), flat.data.tolist()
+            (True, [1.0, 1.0])
+        """
         self.data = np.empty(sum(p.size for p in self.params), dtype=np.result_type(*[p.data.dtype for p in self.params]))
         self.slices = []
         start = 0
@@ -46,14 +63,27 @@ class FlatParameters:
         self.grad = np.empty_like(self.data)
 
     def linked(self) -> bool:
-        """Whether every parameter's `.data` is still its view of `data`."""
+        """Whether every parameter's `.data` is still its view of `data`.
+
+            >>> from rl_scratch.nets import FlatParameters, Parameter
+            >>> p = Parameter(np.zeros(3)); flat = FlatParameters([p])
+            >>> p.data[0] = 5.0; flat.linked()  # writing into the view keeps the link
+            True
+        """
         for p, view in zip(self.params, self._views):
             if p.data is not view:
                 return False
         return True
 
     def gather_grads(self) -> np.ndarray:
-        """`grad`, filled with every parameter's `.grad` (none may be None), cast to `data`'s dtype."""
+        """`grad`, filled with every parameter's `.grad` (none may be None), cast to `data`'s dtype.
+
+            >>> from rl_scratch.nets import FlatParameters, Parameter
+            >>> a, b = Parameter(np.zeros(2)), Parameter(np.zeros(1))
+            >>> a.grad, b.grad = np.array([0.5, 1.5]), np.array([2.5])
+            >>> FlatParameters([a, b]).gather_grads().tolist()
+            [0.5, 1.5, 2.5]
+        """
         return np.concatenate([p.grad for p in self.params], axis=None, out=self.grad, casting="same_kind")
 
 

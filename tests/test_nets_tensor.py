@@ -303,6 +303,7 @@ GATHERS = {
     "rows pick columns, repeats": ((3, 4), np.array([[0, 0], [3, 1], [2, 2]]), 1),
     "columns pick rows, repeats": ((3, 4), np.array([[0, 2, 2, 1], [0, 0, 2, 1]]), 0),
     "3-D last axis": ((2, 3, 4), np.array([[[1], [3], [3]], [[0], [0], [2]]]), -1),
+    "one row picked per column": ((3, 4), np.array([[0, 2, 1, 1]]), 0),
 }
 
 

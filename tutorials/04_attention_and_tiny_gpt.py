@@ -47,6 +47,33 @@ print("the first 60:", repr(tokenizer.decode(train_ids[:60])))
 print("as ids:      ", train_ids[:12], "...")
 
 # %% [markdown]
+# ## Tokens become vectors, and learn where they are
+#
+# An `Embedding` is a table with one learned row per token id: looking a token up gives
+# its vector. Attention by itself does not know the order of its inputs (it would treat
+# "dog bites man" and "man bites dog" alike), so each position also gets a vector,
+# added to its token's. TinyGPT learns those too; the original transformer used a fixed
+# table of sines and cosines of different frequencies (`sinusoidal_positions`), drawn
+# below: each row is a position, and nearby positions get similar rows.
+
+# %%
+from rl_scratch.nets import Embedding
+from rl_scratch.nets.transformer import sinusoidal_positions
+
+embedding = Embedding(tokenizer.vocab_size, 16, rng=np.random.default_rng(0))
+vectors = embedding(train_ids[:5][None])                # (1, 5, 16): a vector per character
+print("5 characters ->", vectors.shape)
+
+fig, (ax,) = pictures.panels(1, 1, (6.0, 3.2))
+image = ax.imshow(sinusoidal_positions(32, 16), cmap="RdBu", aspect="auto", vmin=-1, vmax=1)
+ax.set_xlabel("dimension")
+ax.set_ylabel("position")
+ax.set_title("sinusoidal position encodings (32 positions, 16 dimensions)", fontsize=10)
+fig.colorbar(image, ax=ax)
+pictures.save(fig, OUT / "04_positions.png")
+fig
+
+# %% [markdown]
 # ## Queries, keys and values, by hand
 #
 # Take 5 tokens, each already a vector of 8 numbers (`x`, shape `(5, 8)`). Attention

@@ -13,8 +13,19 @@ def index(x, key):
 def index_backward(saved, g):
     shape, dtype, key = saved
     grad = np.zeros(shape, dtype)
-    np.add.at(grad, key, g)  # add.at, not `grad[key] += g`: repeated indices must sum
+    if _is_basic(key):
+        grad[key] = g  # ints and slices pick each position at most once: nothing to sum
+    else:
+        np.add.at(grad, key, g)  # add.at, not `grad[key] += g`: repeated indices must sum
     return grad
+
+
+def _is_basic(key) -> bool:
+    """Whether `x[key]` is NumPy basic indexing (ints, slices, ..., None): a view, no repeats."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(part is None or part is Ellipsis or isinstance(part, slice)
+               or (isinstance(part, (int, np.integer)) and not isinstance(part, (bool, np.bool_)))
+               for part in parts)
 
 
 def gather(x, index, axis=-1):
@@ -25,9 +36,12 @@ def gather(x, index, axis=-1):
 def gather_backward(saved, g):
     shape, dtype, index, axis = saved
     grad = np.zeros(shape, dtype)
+    if index.shape[axis] == 1:  # one pick per row (log-probabilities of the actions taken): no repeats
+        np.put_along_axis(grad, index, g, axis=axis)
+        return grad
     grids = list(np.indices(index.shape, sparse=True))
     grids[axis % len(shape)] = index
-    np.add.at(grad, tuple(grids), g)
+    np.add.at(grad, tuple(grids), g)  # the same position picked twice in a row: its gradients sum
     return grad
 
 
