@@ -11,7 +11,9 @@ import ctypes
 import os
 
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-_OPENBLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads")
+# NumPy 2 wheels bundle scipy-openblas (prefixed names); NumPy 1.x wheels an ILP64 OpenBLAS with a 64_ suffix.
+_OPENBLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "openblas_set_num_threads")
 
 
 def limit_blas_threads(threads: int = 1) -> bool:

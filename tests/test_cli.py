@@ -258,6 +258,28 @@ def test_play_refuses_an_unknown_video_type(run_dir, workdir):
     assert result.returncode == 2 and "use .gif" in result.stderr
 
 
+def _numpy_loaded_openblas() -> bool:
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("openblas" in line.lower() for line in maps)
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _numpy_loaded_openblas(), reason="NumPy here is not linked to OpenBLAS (or not on Linux)")
+def test_blas_threads_are_limited_on_every_supported_numpy_unless_the_user_chose(monkeypatch):
+    """The trainer and the tests run NumPy's BLAS on one thread: NumPy 2's scipy-openblas and NumPy 1.x's
+    ILP64 OpenBLAS name their setter differently (the floors job once ran multithreaded, and PPO
+    there learned a different, worse policy for the same seed)."""
+    from rl_scratch.runtime import _THREAD_VARIABLES, limit_blas_threads
+
+    for name in _THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert limit_blas_threads() is True
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert limit_blas_threads() is False
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
 def test_keep_freed_memory_applies_unless_the_user_set_malloc_variables(monkeypatch):
     from rl_scratch.runtime import keep_freed_memory
