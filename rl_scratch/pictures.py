@@ -30,7 +30,6 @@ from matplotlib.figure import Figure
 from rl_scratch import attention_view, runs, stats
 from rl_scratch import config as cfg
 from rl_scratch.benchmark import curve_grid
-from rl_scratch.nets import atomic_open
 from rl_scratch.nets.graph import trace
 
 __all__ = ["Picture", "panels", "save", "computation_graph", "attention_maps", "gpt_attention", "policy_attention",
@@ -77,8 +76,7 @@ def save(fig, path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path) as f:
-        fig.savefig(f, format="png", dpi=DPI)
+    runs.write_png(fig, path, dpi=DPI)
     return path
 
 

@@ -354,12 +354,17 @@ def _save_figure(fig, ax, path, title: str, legend_loc: str) -> None:
     save_png(fig, path)
 
 
+def write_png(fig, path, dpi=None) -> None:
+    """Write a matplotlib figure as a PNG atomically: a reader never sees half a file."""
+    with atomic_open(path) as f:
+        fig.savefig(f, format="png", dpi=dpi)
+
+
 def save_png(fig, path) -> None:
-    """Write a matplotlib figure as a PNG atomically (a reader never sees half a file); closes it either way."""
+    """`write_png`, then close the pyplot figure (either way): the trainer's plots are written and done."""
     import matplotlib.pyplot as plt
 
     try:
-        with atomic_open(path) as f:
-            fig.savefig(f, format="png")
+        write_png(fig, path)
     finally:
         plt.close(fig)
