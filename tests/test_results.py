@@ -175,6 +175,34 @@ def test_benchmark_tiny_matrix_writes_tables_curves_and_csvs(tmp_path):
     assert stamps == {f: (tmp_path / f / "eval.json").stat().st_mtime_ns for f in stamps}
 
 
+def test_benchmark_runs_a_finished_cell_again_when_its_tuned_entry_changed(tmp_path, capsys, monkeypatch):
+    """A report must not show a run made with settings the command no longer trains with."""
+    from rl_scratch import benchmark
+    from rl_scratch.agents import tuned
+
+    monkeypatch.chdir(tmp_path)
+    args = ["--envs", "GridWorld", "--agents", "qlearning", "--seeds", "1", "--steps", "300", "--jobs", "1",
+            "--out", "report"]
+    summary = tmp_path / "report" / "runs" / "GridWorld-qlearning-s1" / "eval.json"
+
+    def run() -> tuple[str, int]:
+        assert benchmark.main(args) == 0
+        return capsys.readouterr().out, summary.stat().st_mtime_ns
+
+    _, first = run()
+    out, same = run()
+    assert same == first and "run again" not in out  # unchanged: reused
+    key = ("qlearning", "rl_scratch/GridWorld-v0")
+    monkeypatch.setitem(tuned.TUNED, key, {**tuned.TUNED[key], "lr": 0.5})
+    out, changed = run()
+    assert changed != first  # trained again with the new entry ...
+    assert "run again: its earlier run had other settings, lr: 1.0 -> 0.5" in out  # ... and says why
+    config = json.loads((summary.parent / "config.json").read_text())
+    assert config["hyperparameters"]["lr"] == 0.5
+    out, last = run()
+    assert last == changed and "run again" not in out
+
+
 def test_benchmark_bad_input_is_one_error_line(tmp_path, capsys, monkeypatch):
     from rl_scratch import benchmark
 
