@@ -155,7 +155,7 @@ BUDGETS: dict[tuple, int] = {
 
 # ----------------------------------------------- attention policies (agent, env, policy)
 # `--policy attention` on GridWorld: one token per cell (obs_mode="grid"), a TokenAttention
-# (agents/policies.py) of width 16. Normalized observations make the 24 cells that look the
+# (agents/policies.py) of width 16 (PPO) or 8 (DQN, REINFORCE). Normalized observations make the 24 cells that look the
 # same in every state zero, so the zero observation the network subtracts is the mean one.
 # Budget: 30k steps (3x the MLP's). Measured with `benchmarks/attention_policies.py --only grid
 # --policies attention --jobs 2` (seeds 0-4, one greedy evaluation every 500 steps; the final
@@ -167,19 +167,28 @@ TUNED.update({
     # first reached at 8.5k/6.0k/5.5k/6.5k/5.0k steps.
     ("ppo", "rl_scratch/GridWorld-v0", "attention"): dict(normalize_obs=True, attention_dim=16, n_epochs=2,
                                                           batch_size=128),
-    # The MLP's DQN values, normalized (as the other agents' attention entries), with a quarter of the
-    # gradient steps (train_freq 16), exploration over 10k steps and the target copied every 1000 steps.
-    # Without normalization and with train_freq 32, 2 of 5 seeds ended at the optimum; normalized,
-    # train_freq 32 lost seed 2 (optimal first at 23.5k, -1.0 at the end). With these values: 5 of 5
-    # seeds end at 0.93, first reached at 7.0k/11.0k/8.5k/7.1k/13.5k steps, but every seed's greedy policy
-    # left it again once or more (the last time at 9.5k/21k/15.5k/29k/22.5k).
-    ("dqn", "rl_scratch/GridWorld-v0", "attention"): dict(attention_dim=16, normalize_obs=True, train_freq=16,
-                                                          exploration_steps=10_000, target_update_interval=1000),
+    # The MLP's DQN values, normalized (as the other agents' attention entries), with an eighth of the
+    # gradient work: one step per 16 env steps (train_freq 16) on batches of 32, and an encoder of width 8
+    # (the batch of 64 and width 16 before: 1/3.4 of the MLP's env steps per second, now 1/2.1 with
+    # `--only speed`);
+    # exploration over 10k steps, the target copied every 1000 steps. Without normalization and with
+    # train_freq 32, 2 of 5 seeds ended at the optimum; normalized, train_freq 32 lost seed 2 (optimal
+    # first at 23.5k, -1.0 at the end). With these values: 5 of 5 seeds end at 0.93, first reached at
+    # 7.0k/10.0k/21.5k/5.0k/13.0k steps, but every seed's greedy policy left it again once or more (the
+    # last time at 28.5k/18k/25k/27.5k/29.5k).
+    ("dqn", "rl_scratch/GridWorld-v0", "attention"): dict(attention_dim=8, normalize_obs=True, train_freq=16,
+                                                          batch_size=32, exploration_steps=10_000,
+                                                          target_update_interval=1000),
     # lr 0.05 of the MLP entry is far too large for the encoder; the REINFORCE default 3e-3 with
-    # 64-64 heads learns. Final greedy return 0.93 on 5 of 5 seeds, first reached at
-    # 15k/7.5k/14k/13k/12k steps.
+    # 64-64 heads learns. 16 envs acting together and 16 episodes per update (the MLP entry's 8 and 8
+    # acted on batches half as large, twice as often) and one head of width 8 instead of two of 16: 1/2.2
+    # of the MLP's env steps per second instead of 1/3.6 (`--only speed`). Final greedy return 0.93 on 5 of 5 seeds, first
+    # reached at 7.0k/8.0k/19k/18.5k/6.0k steps; each seed left it again before settling (the last time at
+    # 15.5k/19.5k/21k/18k/17.5k). Width 8 alone: 5 of 5 too, but 1/4.0 (CPU time); with 16 envs and
+    # the MLP entry's 8 episodes per update, seed 3 ended at -1.0 (seed 2 with two heads).
     ("reinforce", "rl_scratch/GridWorld-v0", "attention"): dict(hidden=(64, 64), lr=3e-3, normalize_obs=True,
-                                                                attention_dim=16),
+                                                                attention_dim=8, attention_heads=1, n_envs=16,
+                                                                batch_episodes=16),
 })
 BUDGETS.update({(agent, "rl_scratch/GridWorld-v0", "attention"): 30_000 for agent in ("ppo", "dqn", "reinforce")})
 
