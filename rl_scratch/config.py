@@ -133,6 +133,9 @@ class EnvDefaults:
     """episodes per evaluation (None: TrainSettings' default)"""
     final_eval_episodes: int | None = None
     """episodes of the final evaluation (None: TrainSettings' default)"""
+    hyperparameters: dict = field(default_factory=dict)
+    """the default agent's hyperparameters, below agents/tuned.py's entry (the fallbacks' own:
+    the tuned entries are per env id, the fallbacks' per kind of env)"""
 
 
 # PPO with MLP actor and critic on one-hot cells (tuned in agents/tuned.py): the
@@ -185,7 +188,8 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
                                              eval_episodes=20),
     "CartPole-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
     "Acrobot-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
-    # Budgets of the tuned Q-learning entries (agents/tuned.py). 1000 final episodes: with 100,
+    # FrozenLake: its tuned Q-learning entry's budget; Taxi: agents without their own (Q-learning's
+    # 150k is in agents/tuned.py's BUDGETS). 1000 final episodes: with 100,
     # an interval of +-0.09 around a success rate would "reach" the optimum 0.744 from 0.68.
     "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=200_000, eval_every=20_000, eval_episodes=100,
                                  final_eval_episodes=1000),
@@ -198,7 +202,11 @@ def env_defaults(env_id: str, env=None) -> EnvDefaults:
     """The table entry, or for an env nobody tuned for (`env`: one made from its id):
 
     - integer states with a transition model (Toy Text's P): value iteration solves the model
-      exactly, where Q-learning's defaults ended FrozenLake8x8-v1 at 0.30 (optimum 0.91);
+      exactly, where Q-learning's defaults ended FrozenLake8x8-v1 at 0.30 (optimum 0.91). With
+      fit_time_limit it plans for the env's time limit: a policy of the state alone cannot take
+      the risks that pay only near the end of an episode, so it acts for the discount whose policy
+      does best within the limit (FrozenLake8x8-v1's 200 steps: 0.894 exactly, where gamma 0.99's
+      policy gets 0.863 and the time-dependent optimum is 0.913);
     - integer states without one: Q-learning;
     - anything else: DQN with an MLP.
     Their final evaluations are long enough (1000 short tabular episodes, 100 otherwise) for the
@@ -209,9 +217,15 @@ def env_defaults(env_id: str, env=None) -> EnvDefaults:
     if env_id in ENV_DEFAULTS:
         return ENV_DEFAULTS[env_id]
     if isinstance(env.observation_space, gymnasium.spaces.Discrete):
-        agent = "value_iteration" if has_transition_model(env) else "qlearning"
-        return EnvDefaults(agent=agent, final_eval_episodes=1000)
-    return EnvDefaults(agent="dqn", policy="mlp", final_eval_episodes=100)
+        if has_transition_model(env):
+            return EnvDefaults(agent="value_iteration", final_eval_episodes=1000,
+                               hyperparameters={"fit_time_limit": True})
+        return EnvDefaults(agent="qlearning", final_eval_episodes=1000)
+    # The DQN values tuned for Acrobot-v1 (CartPole-v1's recipe with lr 1e-3): the one DQN recipe
+    # measured to keep its final policy on two classic-control tasks; DQN's own defaults (64-64,
+    # train every 4 steps) reached CartPole-v0's 195 at 15k steps and ended at 43.6.
+    return EnvDefaults(agent="dqn", policy="mlp", final_eval_episodes=100,
+                       hyperparameters=tuned_hyperparameters("dqn", "Acrobot-v1"))
 
 
 # ----------------------------------------------------------------- agents
@@ -528,6 +542,8 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
     # The env's policy choice, then the (agent, env) entry, which may pick its own.
     if table.policy is not None and "policy" in fields:
         apply({"policy": table.policy}, f"env defaults ({display_name(env_id)})", False)
+    if agent_name == table.agent:  # the fallbacks' values suit their own agent only
+        apply(table.hyperparameters, f"env defaults ({display_name(env_id)})", False)
     apply(tuned_hyperparameters(agent_name, env_id), f"tuned table ({agent_name}, {env_id})", False)
     file_hyper = dict(file_values.get("hyperparameters", {}))
     if "policy" in file_values:
