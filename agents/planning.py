@@ -281,6 +281,11 @@ class ValueIteration(Agent):
         steps. The policy reads only the state, so it cannot take the risks that pay only when few
         steps are left; the discount sets how much it trades a later arrival for a safer one"""
 
+        def __post_init__(self):
+            if self.fit_time_limit and self.horizon > 0:
+                raise ValueError("fit_time_limit picks one discount for every step and horizon > 0 plans for a "
+                                 "fixed number of steps: set one of them")
+
     def __init__(self, observation_space, action_space, config=None, seed: int = 0):
         self.config = config if config is not None else self.Config()
         self.observation_space, self.action_space = observation_space, action_space
@@ -314,8 +319,13 @@ class ValueIteration(Agent):
             # Policy iteration for the candidates: discounts near 1 would take value iteration
             # (1 - gamma)^-1 sweeps and more; it solves each exactly in a few linear solves.
             changes: list[float] = []
-            solution = (policy_iteration(model, gamma, changes=changes) if gamma < 1
-                        else self._solve(model, gamma, changes))
+            if gamma >= 1:  # an undiscounted plan exists only where every policy ends its episodes
+                try:
+                    solution = value_iteration(model, gamma, self.config.tol, self.config.max_iterations, changes)
+                except RuntimeError:
+                    continue
+            else:
+                solution = policy_iteration(model, gamma, changes=changes)
             score = time_limited_return(model, solution[2], start, limit)
             if best is None or score > best[0] + 1e-12:  # ties keep the earlier (the configured gamma)
                 best = (score, solution, gamma, changes)
