@@ -20,8 +20,10 @@ The report folder holds
     curves/<env>.csv     those curves, per seed
     runs/<cell>/         each cell's run folder (config.json, metrics.csv, evaluations.csv, eval.json, ...)
 
-A cell whose run folder already holds a finished run of the same command is not run
-again, so an interrupted matrix continues where it stopped.
+A cell whose run folder already holds a finished run of the same command, trained with
+the settings and hyperparameters that command resolves to now, is not run again, so an
+interrupted matrix continues where it stopped; a run made before a tuned entry or a
+default changed is run again (the progress line says what changed).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import csv
 import dataclasses
 import datetime
 import importlib
+import json
 import multiprocessing
 import os
 import shlex
@@ -110,6 +113,8 @@ class Cell:
     argv: tuple[str, ...]
     """the module and flags that run it: ("rl_scratch.train", "--env", ...)"""
     folder: Path
+    config: str | None = None
+    """for our agents: the JSON of what the command trains with now (settings and hyperparameters)"""
 
     @property
     def command(self) -> str:
@@ -168,18 +173,45 @@ def plan_cells(pairs: list[tuple[str, str]], seeds: list[int], out: Path, steps:
                         argv += ["--set", item]
                 if steps is not None:
                     argv += ["--steps", str(steps)]
-                cells.append(Cell(env_id, name, seed, tuple(argv), folder))
+                config = None
+                if argv[0] == "rl_scratch.train":
+                    from rl_scratch.train import resolve_command
+
+                    config = json.dumps(resolve_command(argv[1:]).to_json(), default=runs.json_default,
+                                        sort_keys=True)
+                cells.append(Cell(env_id, name, seed, tuple(argv), folder, config))
     return cells
 
 
 SB3_AGENTS = ("ppo", "a2c", "dqn")
 
 
+def changed_settings(cell: Cell) -> list[str]:
+    """What the cell's command trains with now that its finished run did not ("lr: 0.001 -> 0.003")."""
+    if cell.config is None:
+        return []
+    try:
+        before = runs.read_json(cell.folder / runs.CONFIG_FILE)
+    except runs.RunFolderError:
+        return ["no config.json"]
+    now = json.loads(cell.config)
+    flat_before = {**before, **before.get("hyperparameters", {})}
+    flat_now = {key: value for key, value in {**now, **now["hyperparameters"]}.items() if key != "hyperparameters"}
+    return [f"{key}: {_short(flat_before.get(key, 'unset'))} -> {_short(value)}"
+            for key, value in flat_now.items() if flat_before.get(key, "unset") != value]
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def is_done(cell: Cell) -> bool:
-    """Whether the cell's folder holds a finished run of exactly this command."""
+    """Whether the cell's folder holds a finished run of exactly this command and of the
+    settings it resolves to now."""
     try:
         return (runs.read_json(cell.folder / CELL_FILE).get("argv") == list(cell.argv)
-                and (cell.folder / runs.SUMMARY_FILE).exists())
+                and (cell.folder / runs.SUMMARY_FILE).exists() and not changed_settings(cell))
     except runs.RunFolderError:
         return False
 
@@ -191,6 +223,7 @@ def run_cell(cell: Cell) -> dict:
     and BLAS on one thread; the run is exactly what `cell.command` does in a shell.
     """
     reused = is_done(cell)
+    changed = [] if reused or not (cell.folder / runs.SUMMARY_FILE).exists() else changed_settings(cell)
     if not reused:
         shutil.rmtree(cell.folder, ignore_errors=True)  # a run cut short: start it again
         cell.folder.parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +242,7 @@ def run_cell(cell: Cell) -> dict:
             return {"cell": cell, "error": f"exit {code}: " + " | ".join(tail)}
         shutil.move(str(log_path), cell.folder / LOG_FILE)
         runs.atomic_write_json(cell.folder / CELL_FILE, {"argv": list(cell.argv)})
-    return {"cell": cell, "reused": reused, **read_cell_outcome(cell.folder)}
+    return {"cell": cell, "reused": reused, "changed": changed, **read_cell_outcome(cell.folder)}
 
 
 def read_cell_outcome(folder: Path) -> dict:
@@ -443,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             verdict = "target reached" if result["reached"] else "below target"
             what = f"final {_fmt(result['final_mean'])} ({verdict}), {_fmt(result['wall_time_s'], 3)} s"
+            if result.get("changed"):
+                what += f" (run again: its earlier run had other settings, {'; '.join(result['changed'][:3])})"
         print(f"[{len(results)}/{len(cells)}] {cfg.display_name(c.env_id)} {c.agent} seed {c.seed}: {what} "
               f"| {elapsed:.0f} s elapsed, about {left:.0f} s left", flush=True)
 

@@ -94,9 +94,14 @@ def make_eval_env(settings: cfg.TrainSettings, agent):
     return env
 
 
-def start_new_run(args, argv) -> tuple[Trainer, str]:
+def resolve_new_run(args) -> cfg.ResolvedConfig:
+    """The settings and hyperparameters a new run of these arguments trains with (nothing is made)."""
     file_values = cfg.load_config_file(args.config) if args.config else {}
-    resolved = cfg.resolve(_flags(args), file_values, file_name=args.config or "config file")
+    return cfg.resolve(_flags(args), file_values, file_name=args.config or "config file")
+
+
+def start_new_run(args, argv) -> tuple[Trainer, str]:
+    resolved = resolve_new_run(args)
     s = resolved.settings
     env = cfg.make_env(s.env, s.env_kwargs, history=cfg.agent_history(resolved.agent_config))
     try:

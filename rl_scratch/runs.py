@@ -76,10 +76,10 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 
 def atomic_write_json(path, data) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, default=_json_default) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, (json.dumps(data, indent=2, default=json_default) + "\n").encode("utf-8"))
 
 
-def _json_default(value):
+def json_default(value):
     """NumPy scalars and tuples inside configs; anything else is a bug worth a clear message."""
     if hasattr(value, "item"):
         return value.item()

@@ -25,7 +25,7 @@ from rl_scratch import config as cfg
 from rl_scratch import tensorboard
 from rl_scratch.config import ConfigError
 from rl_scratch.console import EXIT_USAGE, Parser, command, error_line, say
-from rl_scratch.launch import resume_run, start_new_run
+from rl_scratch.launch import resolve_new_run, resume_run, start_new_run
 from rl_scratch.runs import RunFolderError, discard_new_run
 from rl_scratch.runtime import configure_for_small_networks
 from rl_scratch.signals import Interrupted, StopSignals, exit_code, signal_name
@@ -125,6 +125,12 @@ def print_list() -> None:
                 lines.append(f"      tuned for {cfg.display_name(env_id)} with --policy attention: "
                              f"{cfg.describe_values(attention)}")
     say("\n".join(lines))
+
+
+def resolve_command(argv: list[str]) -> cfg.ResolvedConfig:
+    """What `train ARGV` would train with, resolved through the same layers, without starting it
+    (the benchmark compares it with a finished run's config.json to know whether the run still holds)."""
+    return resolve_new_run(build_parser().parse_args(list(argv)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -175,6 +175,56 @@ def test_benchmark_tiny_matrix_writes_tables_curves_and_csvs(tmp_path):
     assert stamps == {f: (tmp_path / f / "eval.json").stat().st_mtime_ns for f in stamps}
 
 
+def test_benchmark_runs_a_finished_cell_again_when_its_tuned_entry_changed(tmp_path, capsys, monkeypatch):
+    """A report must not show a run made with settings the command no longer trains with."""
+    from rl_scratch import benchmark
+    from rl_scratch.agents import tuned
+
+    monkeypatch.chdir(tmp_path)
+    args = ["--envs", "GridWorld", "--agents", "qlearning", "--seeds", "1", "--steps", "300", "--jobs", "1",
+            "--out", "report"]
+    summary = tmp_path / "report" / "runs" / "GridWorld-qlearning-s1" / "eval.json"
+
+    def run() -> tuple[str, int]:
+        assert benchmark.main(args) == 0
+        return capsys.readouterr().out, summary.stat().st_mtime_ns
+
+    _, first = run()
+    out, same = run()
+    assert same == first and "run again" not in out  # unchanged: reused
+    key = ("qlearning", "rl_scratch/GridWorld-v0")
+    monkeypatch.setitem(tuned.TUNED, key, {**tuned.TUNED[key], "lr": 0.5})
+    out, changed = run()
+    assert changed != first  # trained again with the new entry ...
+    assert "run again: its earlier run had other settings, lr: 1.0 -> 0.5" in out  # ... and says why
+    config = json.loads((summary.parent / "config.json").read_text())
+    assert config["hyperparameters"]["lr"] == 0.5
+    out, last = run()
+    assert last == changed and "run again" not in out
+
+
+def test_benchmark_with_sb3_runs_the_same_cells_side_by_side(tmp_path):
+    """--with-sb3: an sb3-<agent> row beside ours, on the same env, budget and evaluation schedule.
+    Skips without stable-baselines3, except where RL_SCRATCH_REQUIRE_SB3=1 (CI installs it)."""
+    if os.environ.get("RL_SCRATCH_REQUIRE_SB3") != "1":
+        pytest.importorskip("stable_baselines3", reason="--with-sb3 needs pip install -e '.[bench]'")
+    result = cli("rl_scratch.benchmark", "--envs", "CartPole-v1", "--agents", "ppo", "--seeds", "1",
+                 "--steps", "1024", "--with-sb3", "--jobs", "2", "--out", "report", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[2/2]" in result.stdout
+    report = (tmp_path / "report" / "report.md").read_text()
+    table = [line for line in report.splitlines() if line.startswith("| ppo |") or line.startswith("| sb3-ppo |")]
+    assert [line.split("|")[1].strip() for line in table] == ["ppo", "sb3-ppo"]
+    assert "python -m rl_scratch.benchmark_sb3 --env CartPole-v1 --agent ppo --seed 1" in report
+    with open(tmp_path / "report" / "results.csv", newline="") as f:
+        rows = {row["agent"]: row for row in csv.DictReader(f)}
+    assert set(rows) == {"ppo", "sb3-ppo"}
+    for row in rows.values():  # both trained the same 1024-step budget (PPO rounds up to whole rollouts)
+        assert 1024 <= int(row["steps"]) < 2048 and 8 <= float(row["final_mean"]) <= 500
+    with open(tmp_path / "report" / "curves" / "CartPole-v1.csv", newline="") as f:
+        assert {row["agent"] for row in csv.DictReader(f)} == {"ppo", "sb3-ppo"}
+
+
 def test_benchmark_bad_input_is_one_error_line(tmp_path, capsys, monkeypatch):
     from rl_scratch import benchmark
 
