@@ -34,7 +34,10 @@ class RunningMeanStd:
         batch_count = batch.shape[0]
         if batch_count == 0:
             return
-        batch_mean, batch_var = batch.mean(axis=0), batch.var(axis=0)
+        if batch_count == 1:  # DQN's one observation per env step: its own mean, variance 0, without two reductions
+            batch_mean, batch_var = batch[0], 0.0
+        else:
+            batch_mean, batch_var = batch.mean(axis=0), batch.var(axis=0)
         total = self.count + batch_count
         delta = batch_mean - self.mean
         self.mean = self.mean + delta * (batch_count / total)

@@ -20,7 +20,6 @@ Which `policy` names an agent accepts is checked in one place, `check_policy`.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -52,19 +51,6 @@ def check_policy(policy, supported: tuple = POLICIES, agent: str = "") -> str:
 # was most of a training step's arithmetic and its GELU the costliest op (a forward and backward
 # at batch 64 of 25 tokens: 1.6x slower than with 1). The tuned entries were measured with 1.
 TOKEN_MLP_RATIO = 1
-
-
-@functools.lru_cache(maxsize=8)
-def minus_last_row(n: int, dtype) -> np.ndarray:
-    """(n, n + 1) matrix D with D @ h = h[:n] - h[n]: an identity beside a column of -1.
-
-        >>> minus_last_row(2, np.float32) @ np.array([[1.0], [2.0], [10.0]])
-        array([[-9.],
-               [-8.]])
-    """
-    d = np.hstack([np.eye(n), -np.ones((n, 1))]).astype(dtype)
-    d.flags.writeable = False  # shared by every caller through the cache
-    return d
 
 
 class TokenAttention(Module):
@@ -107,8 +93,6 @@ class TokenAttention(Module):
         data = data.reshape(len(data), *self._zero.shape[1:])
         h = self.encoder(np.concatenate([data.astype(self._zero.dtype, copy=False), self._zero]))  # (B + 1, T * C)
         n = len(data)
-        if h.requires_grad:  # slicing's backward scatter-adds (np.add.at); a product's is one matmul
-            return Tensor(minus_last_row(n, h.dtype)) @ h            # (B, B + 1) @ (B + 1, T * C)
         return h[:n] - h[n:]                                         # (B, T * C) - (1, T * C)
 
     def attention_received(self) -> np.ndarray:

@@ -90,12 +90,14 @@ TUNED: dict[tuple[str, str], dict] = {
 # ------------------------------------------------------------- A2C and PPO
 # Measured with benchmarks/agents_ppo.py (deterministic evaluation; seeds as noted).
 TUNED.update({
-    # rl-zoo's CartPole-v1 PPO (lr and clip range linear from 1e-3 and 0.2; vf_coef 1.0 because SB3's
-    # value loss is mse without our 1/2) but gamma 0.99 and lambda 0.95 instead of 0.98 and 0.8: first
-    # 20-episode evaluation >= 475 after a median 7.2k env steps over seeds 0-9 (zoo values: 18.4k; lr 2e-3:
-    # 11.3k; 10 epochs of 64: 9.2k; no clip annealing: 22.5k). Fresh seeds 10-19 (benchmarks/agents_ppo.py):
-    # median 10.2k steps and 2.4 s of training, SB3 with the zoo values 16.4k steps and 11.7 s.
-    ("ppo", "CartPole-v1"): dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.95, gamma=0.99, n_epochs=20,
+    # rl-zoo's CartPole-v1 PPO: lr and clip range linear from 1e-3 and 0.2, gamma 0.98, lambda 0.8;
+    # vf_coef 1.0 because SB3's value loss is mse without our 1/2. Final policy at the 100k budget
+    # (`train --env CartPole-v1 --agent ppo --seed S`, 10 episodes), seeds 1-5: 500, 500, 500, 500, 500,
+    # every evaluation from 30k steps on at 500. gamma 0.99 and lambda 0.95 reach 475 sooner (first
+    # evaluation at a median 7.2k steps over seeds 0-9, against 18.4k) but do not hold it: seed 1 ended
+    # at 255 (500 at 10k-35k, 158-184 at 41k-50k, 223-330 from 75k on); 10 epochs instead of 20 swung
+    # between 235 and 500 until 60k.
+    ("ppo", "CartPole-v1"): dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                                  ent_coef=0.0, lr=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True,
                                  vf_coef=1.0),
     # rl-zoo's Acrobot values (normalized observations, lambda 0.94) with 10 epochs of 128-sample
@@ -107,6 +109,20 @@ TUNED.update({
     ("ppo", "rl_scratch/GridWorld-v0"): dict(n_envs=8, n_steps=32, batch_size=64, lr=1e-3, ent_coef=0.01),
     # 13x13 perfect maze, 32-step path (0.69): optimal after a median 12k steps (seeds 0-4, all within 30k).
     ("ppo", "rl_scratch/GridWorld-Maze-v0"): dict(n_envs=8, n_steps=64, batch_size=128, lr=1e-3, ent_coef=0.01),
+    # rl-zoo's A2C CartPole recipe (8 envs, 5-step rollouts, lr 7e-4, lambda 1, ent_coef 0: the dataclass
+    # defaults) with SB3's value-loss weight: SB3's value loss is mse without our 1/2, so its vf_coef 0.5
+    # is 1.0 here. Final policy at the 100k budget, 10 episodes (`train --env CartPole-v1 --agent a2c
+    # --seed S`, about 50 s each two at a time on the busy machine): 500, 500, 500, 496.4, 500 on seeds
+    # 1-5 (the defaults, vf_coef 0.5: 500, 500, 330, 500, 500). Not robust beyond those: seeds 6-7 ended
+    # at 500 and 200, and on every seed the evaluations swing between 45 and 500 before settling (the
+    # greedy policy balances the pole leaning ~0.14 rad and chases it off the track, x = -2.4). Tried on
+    # seeds 3 and 5 (the defaults' worst) and not better: normalized advantages (37.9 and 79.4 on seeds
+    # 2/5), normalized observations (fast to 500, then chases: 231/143 on seeds 2/5), the same with lr
+    # annealed (4 of 5 below 360), RMSprop-like Adam betas (0, 0.99) (134/231 on seeds 1/5), n_steps 16
+    # (all 5 below 275), n_steps 32 with lambda 0.95 and normalized advantages (192/259 on seeds 3/4),
+    # 16 envs (315), ent_coef 0.01 (499/483), gamma 0.98 (500/500), 200k steps annealed (234 on seed 3),
+    # lr 2.5e-4 annealed over 300k (smooth but settles at 453/457).
+    ("a2c", "CartPole-v1"): dict(vf_coef=1.0),
     # Short rollouts, larger steps than the defaults: optimal after a median 3.5k steps (seeds 0-4).
     ("a2c", "rl_scratch/GridWorld-v0"): dict(n_envs=8, n_steps=8, lr=3e-3, ent_coef=0.01, gae_lambda=0.95),
 })
@@ -114,12 +130,16 @@ TUNED.update({
 # ------------------------------------------------------ Q-learning on GridWorld maps
 # Deterministic moves: step size 1 makes each update an exact backup, so the table holds the
 # optimal values once every state on the shortest path has been tried; epsilon 1 -> 0.05 over
-# 10k steps explores enough for the largest maps. Measured with the trainer's final evaluation
-# (`train --env <map> --seed S`, seeds 1-5): the optimum on 5 of 5 seeds for every map, first at
-# 6k (8x8), 3k-6k (Cliff), 10k (FourRooms), 9k (Maze) and 20k-30k (Large) env steps, a few
-# seconds each. (The agent's defaults, lr 0.1 decaying: Cliff ended at 0.86 on 2 of 5 seeds and
-# Maze never found the goal in 30k steps.)
-_EXACT_BACKUPS = dict(lr=1.0, lr_end=1.0, epsilon_decay_steps=10_000)
+# 10k steps, and Q starting at 1 (no return is higher), so the greedy policy itself tries every
+# action it has not tried yet instead of settling on the first path that reaches the goal.
+# Without the optimistic start GridWorld-Large seed 5 ended on a path two steps too long (0.65
+# against 0.67) for its last 48k steps. Measured with `python -m rl_scratch.benchmark --envs
+# <maps> --agents qlearning --seeds 1-15` (the trainer's final evaluation): the optimum on 5 of 5
+# seeds (1-5) for 8x8, FourRooms, Cliff, Maze and Large, and on 10 of 10 more (6-15) for
+# FourRooms, Maze and Large, first at 6k (8x8), 4k (Cliff), 10k (FourRooms), 8k (Maze) and 12k
+# (Large) env steps, a few seconds each. (The agent's defaults, lr 0.1 decaying: Cliff ended at
+# 0.86 on 2 of 5 seeds and Maze never found the goal in 30k steps.)
+_EXACT_BACKUPS = dict(lr=1.0, lr_end=1.0, epsilon_decay_steps=10_000, initial_q=1.0)
 TUNED.update({(("qlearning", f"rl_scratch/GridWorld{name}-v0")): dict(_EXACT_BACKUPS)
               for name in ("", "-8x8", "-FourRooms", "-Cliff", "-Maze", "-Large")})
 # Slip 0.2: a decaying step size averages the slip noise (lr 0.2 -> 0.01 over the 20k budget).
@@ -143,7 +163,7 @@ BUDGETS: dict[tuple, int] = {
 
 # ----------------------------------------------- attention policies (agent, env, policy)
 # `--policy attention` on GridWorld: one token per cell (obs_mode="grid"), a TokenAttention
-# (agents/policies.py) of width 16. Normalized observations make the 24 cells that look the
+# (agents/policies.py) of width 16 (PPO) or 8 (DQN, REINFORCE). Normalized observations make the 24 cells that look the
 # same in every state zero, so the zero observation the network subtracts is the mean one.
 # Budget: 30k steps (3x the MLP's). Measured with `benchmarks/attention_policies.py --only grid
 # --policies attention --jobs 2` (seeds 0-4, one greedy evaluation every 500 steps; the final
@@ -155,19 +175,28 @@ TUNED.update({
     # first reached at 8.5k/6.0k/5.5k/6.5k/5.0k steps.
     ("ppo", "rl_scratch/GridWorld-v0", "attention"): dict(normalize_obs=True, attention_dim=16, n_epochs=2,
                                                           batch_size=128),
-    # The MLP's DQN values, normalized (as the other agents' attention entries), with a quarter of the
-    # gradient steps (train_freq 16), exploration over 10k steps and the target copied every 1000 steps.
-    # Without normalization and with train_freq 32, 2 of 5 seeds ended at the optimum; normalized,
-    # train_freq 32 lost seed 2 (optimal first at 23.5k, -1.0 at the end). With these values: 5 of 5
-    # seeds end at 0.93, first reached at 7.0k/11.0k/8.5k/7.1k/13.5k steps, but every seed's greedy policy
-    # left it again once or more (the last time at 9.5k/21k/15.5k/29k/22.5k).
-    ("dqn", "rl_scratch/GridWorld-v0", "attention"): dict(attention_dim=16, normalize_obs=True, train_freq=16,
-                                                          exploration_steps=10_000, target_update_interval=1000),
+    # The MLP's DQN values, normalized (as the other agents' attention entries), with an eighth of the
+    # gradient work: one step per 16 env steps (train_freq 16) on batches of 32, and an encoder of width 8
+    # (the batch of 64 and width 16 before: 1/3.4 of the MLP's env steps per second, now 1/2.1 with
+    # `--only speed`);
+    # exploration over 10k steps, the target copied every 1000 steps. Without normalization and with
+    # train_freq 32, 2 of 5 seeds ended at the optimum; normalized, train_freq 32 lost seed 2 (optimal
+    # first at 23.5k, -1.0 at the end). With these values: 5 of 5 seeds end at 0.93, first reached at
+    # 7.0k/10.0k/21.5k/5.0k/13.0k steps, but every seed's greedy policy left it again once or more (the
+    # last time at 28.5k/18k/25k/27.5k/29.5k).
+    ("dqn", "rl_scratch/GridWorld-v0", "attention"): dict(attention_dim=8, normalize_obs=True, train_freq=16,
+                                                          batch_size=32, exploration_steps=10_000,
+                                                          target_update_interval=1000),
     # lr 0.05 of the MLP entry is far too large for the encoder; the REINFORCE default 3e-3 with
-    # 64-64 heads learns. Final greedy return 0.93 on 5 of 5 seeds, first reached at
-    # 15k/7.5k/14k/13k/12k steps.
+    # 64-64 heads learns. 16 envs acting together and 16 episodes per update (the MLP entry's 8 and 8
+    # acted on batches half as large, twice as often) and one head of width 8 instead of two of 16: 1/2.2
+    # of the MLP's env steps per second instead of 1/3.6 (`--only speed`). Final greedy return 0.93 on 5 of 5 seeds, first
+    # reached at 7.0k/8.0k/19k/18.5k/6.0k steps; each seed left it again before settling (the last time at
+    # 15.5k/19.5k/21k/18k/17.5k). Width 8 alone: 5 of 5 too, but 1/4.0 (CPU time); with 16 envs and
+    # the MLP entry's 8 episodes per update, seed 3 ended at -1.0 (seed 2 with two heads).
     ("reinforce", "rl_scratch/GridWorld-v0", "attention"): dict(hidden=(64, 64), lr=3e-3, normalize_obs=True,
-                                                                attention_dim=16),
+                                                                attention_dim=8, attention_heads=1, n_envs=16,
+                                                                batch_episodes=16),
 })
 BUDGETS.update({(agent, "rl_scratch/GridWorld-v0", "attention"): 30_000 for agent in ("ppo", "dqn", "reinforce")})
 

@@ -55,8 +55,8 @@ CARTPOLE_BUDGET = 100_000
 TIME_PER_STEP_TARGET = 0.33  # ours / SB3, training CPU time per env step (same process, both on 1 thread)
 
 # rl-zoo hyperparams/ppo.yml, CartPole-v1, in SB3's terms (lr and clip range linear to 0). Ours
-# comes from TUNED[("ppo", "CartPole-v1")]: the same values in our terms except gamma 0.99 and
-# lambda 0.95 (SB3's other defaults are ours too: max_grad_norm 0.5, per-minibatch advantage
+# comes from TUNED[("ppo", "CartPole-v1")]: the same values in our terms (SB3's other defaults
+# are ours too: max_grad_norm 0.5, per-minibatch advantage
 # normalization, separate 64-64 tanh actor and critic, orthogonal init, Adam eps 1e-5; vf_coef 1.0
 # = SB3's 0.5 on its mse without the 1/2).
 ZOO_CARTPOLE_SB3 = dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,

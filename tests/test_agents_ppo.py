@@ -175,11 +175,12 @@ def test_entropy_and_value_loss_gradcheck():
     assert value_loss(values, returns).data == pytest.approx(0.5 * ((values.data - returns) ** 2).mean())
 
 
-def test_running_mean_std_matches_numpy_over_batches():
+@pytest.mark.parametrize("chunks", [7, 300])  # 300: one sample per update, as DQN feeds it
+def test_running_mean_std_matches_numpy_over_batches(chunks):
     rng = np.random.default_rng(3)
     data = rng.normal(3.0, 2.0, size=(300, 2))
     stats = RunningMeanStd((2,))
-    for chunk in np.array_split(data, 7):
+    for chunk in np.array_split(data, chunks):
         stats.update(chunk)
     np.testing.assert_allclose(stats.mean, data.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(stats.var, data.var(axis=0), rtol=1e-4)

@@ -11,6 +11,7 @@ import rl_scratch  # noqa: F401  (registers the ids)
 from rl_scratch import config as cfg
 from rl_scratch.agents import DQN, evaluate
 from rl_scratch.agents.normalize import RunningMeanStd
+from rl_scratch.agents.tuned import TUNED
 from rl_scratch.agents.policies import TokenAttention, build_network
 from rl_scratch.nets import no_grad
 from rl_scratch.nets.transformer import AttentionEncoder
@@ -50,7 +51,8 @@ def test_the_tokens_features_stay_in_place():
 @pytest.mark.parametrize("agent", ["ppo", "dqn", "reinforce"])
 def test_policy_attention_takes_its_own_tuned_entry(agent):
     resolved = cfg.resolve({"env": "GridWorld", "agent": agent, "hyperparameters": {"policy": "attention"}}, {})
-    assert resolved.agent_config.policy == "attention" and resolved.agent_config.attention_dim == 16
+    entry = TUNED[(agent, "rl_scratch/GridWorld-v0", "attention")]
+    assert resolved.agent_config.policy == "attention" and resolved.agent_config.attention_dim == entry["attention_dim"]
     assert resolved.hyperparameter_sources["attention_dim"].endswith(", attention)")
     assert resolved.settings.env_kwargs == {"obs_mode": "grid"}
     mlp = cfg.resolve({"env": "GridWorld", "agent": agent}, {})
