@@ -198,6 +198,57 @@ def policy_iteration(model: TabularModel, gamma: float, max_iterations: int = 10
     raise RuntimeError(f"policy iteration did not converge in {max_iterations} iterations")
 
 
+def start_distribution(env) -> np.ndarray | None:
+    """The probability of each start state: GridWorld's `start_state`, Toy Text's `initial_state_distrib`;
+    None when the env says neither.
+
+        >>> import gymnasium as gym
+        >>> start_distribution(gym.make("FrozenLake-v1"))[:3].tolist()
+        [1.0, 0.0, 0.0]
+    """
+    base = env.unwrapped
+    if hasattr(base, "start_state"):
+        start = np.zeros(len(get_transition_model(env)))
+        start[base.start_state] = 1.0
+        return start
+    if hasattr(base, "initial_state_distrib"):
+        return np.asarray(base.initial_state_distrib, dtype=np.float64)
+    return None
+
+
+def time_limited_return(model: TabularModel, policy: np.ndarray, start: np.ndarray, horizon: int) -> float:
+    """The exact expected undiscounted return of a deterministic stationary policy in episodes cut
+    after `horizon` steps, from the start distribution `start` (the state distribution pushed forward
+    step by step; what an evaluation of that policy under the env's time limit averages to).
+
+        >>> import gymnasium as gym
+        >>> env = gym.make("FrozenLake-v1", is_slippery=False)
+        >>> model = tabular_model(get_transition_model(env))
+        >>> policy = value_iteration(model, gamma=0.9)[2]
+        >>> time_limited_return(model, policy, start_distribution(env), 6), time_limited_return(model, policy, start_distribution(env), 5)
+        (1.0, 0.0)
+    """
+    states = np.arange(model.n_states)
+    prob, next_state = model.prob[states, policy], model.next_state[states, policy]  # (S, K)
+    expected_reward = (prob * model.reward[states, policy]).sum(axis=1)
+    going_on = prob * model.continues[states, policy]  # mass that moves on to next_state
+    occupancy, total = np.asarray(start, dtype=np.float64), 0.0
+    for _ in range(horizon):
+        total += float(occupancy @ expected_reward)
+        occupancy = np.bincount(next_state.ravel(), (occupancy[:, None] * going_on).ravel(), model.n_states)
+    return total
+
+
+def time_limit_discounts(horizon: int, gamma: float) -> list[float]:
+    """The discounts `fit_time_limit` tries: `gamma`, then 1 - 1/(c * horizon) for c from 1/20 to 20
+    (effective horizons from a twentieth of the time limit to twenty times it).
+
+        >>> [round(g, 4) for g in time_limit_discounts(200, 0.99)[:3]]
+        [0.99, 0.9, 0.9221]
+    """
+    return [gamma, *(float(1 - 1 / (c * horizon)) for c in np.geomspace(1 / 20, 20, 25))]
+
+
 # ------------------------------------------------------------------ agents
 class ValueIteration(Agent):
     """A planner with the agent interface: `learn` reads the env's model and solves it exactly.
@@ -211,7 +262,8 @@ class ValueIteration(Agent):
     """
 
     name = "value_iteration"
-    saved = ("values", "q_values", "policy", "iterations", "solved")
+    saved = ("values", "q_values", "policy", "iterations", "solved", "planned_gamma")
+    optional = ("planned_gamma",)  # checkpoints from before fit_time_limit
 
     @dataclass
     class Config:
@@ -223,6 +275,16 @@ class ValueIteration(Agent):
         """> 0: finite-horizon planning with this many steps (e.g. the env's time limit); 0: infinite"""
         max_iterations: int = 100_000
         """give up after this many sweeps"""
+        fit_time_limit: bool = False
+        """where the env cuts episodes after T steps: act greedily for the discount, among `gamma` and
+        1 - 1/(c T) for c from 1/20 to 20, whose policy has the best exact expected return within T
+        steps. The policy reads only the state, so it cannot take the risks that pay only when few
+        steps are left; the discount sets how much it trades a later arrival for a safer one"""
+
+        def __post_init__(self):
+            if self.fit_time_limit and self.horizon > 0:
+                raise ValueError("fit_time_limit picks one discount for every step and horizon > 0 plans for a "
+                                 "fixed number of steps: set one of them")
 
     def __init__(self, observation_space, action_space, config=None, seed: int = 0):
         self.config = config if config is not None else self.Config()
@@ -234,15 +296,43 @@ class ValueIteration(Agent):
         self.policy = np.zeros(self.n_states, dtype=np.int64)
         self.steps = self.episodes = self.iterations = 0
         self.solved = False
+        self.planned_gamma = float(self.config.gamma)  # the discount of the policy (fit_time_limit picks it)
         # max |V change| of each sweep of the last learn(): the convergence plot's data (not checkpointed)
         self.sweep_changes: list[float] = []
 
-    def _solve(self, model: TabularModel):
+    def _solve(self, model: TabularModel, gamma: float, changes: list | None):
         c = self.config
         if c.horizon > 0:
-            values, q, policy = finite_horizon_value_iteration(model, c.horizon, c.gamma, self.sweep_changes)
+            values, q, policy = finite_horizon_value_iteration(model, c.horizon, gamma, changes)
             return values, q, policy, c.horizon
-        return value_iteration(model, c.gamma, c.tol, c.max_iterations, self.sweep_changes)
+        return value_iteration(model, gamma, c.tol, c.max_iterations, changes)
+
+    def _fit_time_limit(self, model: TabularModel, limit: int | None, start: np.ndarray | None):
+        """(solution, gamma): the candidate discount whose policy scores best within the time limit
+        from the start distribution; the configured gamma alone where the env has no limit or no known start."""
+        if not limit or start is None:
+            return self._solve(model, self.config.gamma, self.sweep_changes), self.config.gamma
+        # No stationary policy beats the time-limited optimum: a candidate that attains it ends the search.
+        optimum = float(start @ finite_horizon_value_iteration(model, limit)[0])
+        best = None
+        for gamma in time_limit_discounts(limit, self.config.gamma):
+            # Policy iteration for the candidates: discounts near 1 would take value iteration
+            # (1 - gamma)^-1 sweeps and more; it solves each exactly in a few linear solves.
+            changes: list[float] = []
+            if gamma >= 1:  # an undiscounted plan exists only where every policy ends its episodes
+                try:
+                    solution = value_iteration(model, gamma, self.config.tol, self.config.max_iterations, changes)
+                except RuntimeError:
+                    continue
+            else:
+                solution = policy_iteration(model, gamma, changes=changes)
+            score = time_limited_return(model, solution[2], start, limit)
+            if best is None or score > best[0] + 1e-12:  # ties keep the earlier (the configured gamma)
+                best = (score, solution, gamma, changes)
+            if score >= optimum - 1e-9:
+                break
+        _, solution, gamma, self.sweep_changes = best
+        return solution, gamma
 
     def learn(self, env, total_steps: int = 0, callback=None, progress_bar: bool = False):
         """Solve the env's model (an env or a function that makes one; no env steps: `total_steps`,
@@ -258,6 +348,8 @@ class ValueIteration(Agent):
         env = env() if owned else env
         try:
             model = tabular_model(get_transition_model(env))
+            limit = env.spec.max_episode_steps if env.spec is not None else None
+            start = start_distribution(env)
         finally:
             if owned:
                 env.close()
@@ -265,7 +357,11 @@ class ValueIteration(Agent):
             raise ValueError(f"the env's model has {model.n_states} states and {model.n_actions} actions; "
                              f"this agent was built for {self.n_states} and {self.n_actions}")
         self.sweep_changes = []
-        self.values, self.q_values, self.policy, self.iterations = self._solve(model)
+        if self.config.fit_time_limit:
+            solution, self.planned_gamma = self._fit_time_limit(model, limit, start)
+        else:
+            solution, self.planned_gamma = self._solve(model, self.config.gamma, self.sweep_changes), self.config.gamma
+        self.values, self.q_values, self.policy, self.iterations = solution
         self.solved = True
         return self
 
@@ -302,7 +398,7 @@ class PolicyIteration(ValueIteration):
 
     name = "policy_iteration"
 
-    def _solve(self, model: TabularModel):
+    def _solve(self, model: TabularModel, gamma: float, changes: list | None):
         if self.config.horizon > 0:
             raise ValueError("policy_iteration solves infinite-horizon problems; use value_iteration for horizon > 0")
-        return policy_iteration(model, self.config.gamma, min(self.config.max_iterations, 10_000), self.sweep_changes)
+        return policy_iteration(model, gamma, min(self.config.max_iterations, 10_000), changes)

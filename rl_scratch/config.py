@@ -133,6 +133,12 @@ class EnvDefaults:
     """episodes per evaluation (None: TrainSettings' default)"""
     final_eval_episodes: int | None = None
     """episodes of the final evaluation (None: TrainSettings' default)"""
+    hyperparameters: dict = field(default_factory=dict)
+    """the default agent's hyperparameters, below agents/tuned.py's entry (the fallbacks' own:
+    the tuned entries are per env id, the fallbacks' per kind of env)"""
+    as_registered: bool = False
+    """the entry holds for the env as registered only: options that change its transition model or
+    time limit (another map, no slip, rain) make it an env nobody tuned for, which gets the fallback"""
 
 
 # PPO with MLP actor and critic on one-hot cells (tuned in agents/tuned.py): the
@@ -185,12 +191,17 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
                                              eval_episodes=20),
     "CartPole-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
     "Acrobot-v1": EnvDefaults(agent="ppo", policy="mlp", steps=100_000),
-    # Budgets of the tuned Q-learning entries (agents/tuned.py). 1000 final episodes: with 100,
+    # FrozenLake: its tuned Q-learning entry's budget; Taxi: agents without their own (Q-learning's
+    # 150k is in agents/tuned.py's BUDGETS). 1000 final episodes: with 100,
     # an interval of +-0.09 around a success rate would "reach" the optimum 0.744 from 0.68.
+    # Both were measured on the registered env only (FrozenLake's slippery 4x4): other maps and
+    # dynamics get the planner (as_registered). Q-learning's entries ended FrozenLake-v1 with
+    # map_name=8x8 at 0.067 (optimum 0.641) and Taxi-v4 with is_rainy=True at -90.2 (optimum 3.955),
+    # seed 1; the planner: 0.639 and 4.176 over 1000 episodes, both intervals reaching the optimum.
     "FrozenLake-v1": EnvDefaults(agent="qlearning", steps=200_000, eval_every=20_000, eval_episodes=100,
-                                 final_eval_episodes=1000),
+                                 final_eval_episodes=1000, as_registered=True),
     "Taxi-v4": EnvDefaults(agent="qlearning", steps=100_000, eval_every=10_000, eval_episodes=100,
-                           final_eval_episodes=1000),
+                           final_eval_episodes=1000, as_registered=True),
 }
 
 
@@ -198,7 +209,11 @@ def env_defaults(env_id: str, env=None) -> EnvDefaults:
     """The table entry, or for an env nobody tuned for (`env`: one made from its id):
 
     - integer states with a transition model (Toy Text's P): value iteration solves the model
-      exactly, where Q-learning's defaults ended FrozenLake8x8-v1 at 0.30 (optimum 0.91);
+      exactly, where Q-learning's defaults ended FrozenLake8x8-v1 at 0.30 (optimum 0.91). With
+      fit_time_limit it plans for the env's time limit: a policy of the state alone cannot take
+      the risks that pay only near the end of an episode, so it acts for the discount whose policy
+      does best within the limit (FrozenLake8x8-v1's 200 steps: 0.894 exactly, where gamma 0.99's
+      policy gets 0.863 and the time-dependent optimum is 0.913);
     - integer states without one: Q-learning;
     - anything else: DQN with an MLP.
     Their final evaluations are long enough (1000 short tabular episodes, 100 otherwise) for the
@@ -206,12 +221,46 @@ def env_defaults(env_id: str, env=None) -> EnvDefaults:
     """
     from rl_scratch.target import has_transition_model
 
-    if env_id in ENV_DEFAULTS:
-        return ENV_DEFAULTS[env_id]
+    table = ENV_DEFAULTS.get(env_id)
+    if table is not None and not (table.as_registered and env is not None and changes_the_task(env_id, env)):
+        return table
     if isinstance(env.observation_space, gymnasium.spaces.Discrete):
-        agent = "value_iteration" if has_transition_model(env) else "qlearning"
-        return EnvDefaults(agent=agent, final_eval_episodes=1000)
-    return EnvDefaults(agent="dqn", policy="mlp", final_eval_episodes=100)
+        if has_transition_model(env):
+            return EnvDefaults(agent="value_iteration", final_eval_episodes=1000,
+                               hyperparameters={"fit_time_limit": True})
+        return EnvDefaults(agent="qlearning", final_eval_episodes=1000)
+    # The DQN values tuned for Acrobot-v1 (CartPole-v1's recipe with lr 1e-3): the one DQN recipe
+    # measured to keep its final policy on two classic-control tasks; DQN's own defaults (64-64,
+    # train every 4 steps) reached CartPole-v0's 195 at 15k steps and ended at 43.6. The 50k
+    # budget: CartPole-v0 ends at 195-200 on seeds 1-5 there, while at 100k seeds 3 and 4 had
+    # lost it again (183.8, 135.3); MountainCar-v0 ends -107.9, -130.4, -128.0, -115.7, -121.1
+    # (threshold -110; at 100k seeds 2-3: -111.2, -107.1). README.md ("Any other Gymnasium id").
+    return EnvDefaults(agent="dqn", policy="mlp", final_eval_episodes=100,
+                       hyperparameters=tuned_hyperparameters("dqn", "Acrobot-v1"))
+
+
+def changes_the_task(env_id: str, env) -> bool:
+    """Whether `env`, made from env_id with the user's options, has another transition model or time
+    limit than env_id as registered (no model to compare: the same task).
+
+        >>> changes_the_task("FrozenLake-v1", gymnasium.make("FrozenLake-v1", map_name="4x4"))
+        False
+        >>> changes_the_task("FrozenLake-v1", gymnasium.make("FrozenLake-v1", is_slippery=False))
+        True
+    """
+    from rl_scratch.agents.planning import get_transition_model, tabular_model
+    from rl_scratch.target import has_transition_model
+
+    registered = gymnasium.make(env_id)
+    try:
+        if (env.spec and env.spec.max_episode_steps) != (registered.spec and registered.spec.max_episode_steps):
+            return True
+        if not (has_transition_model(env) and has_transition_model(registered)):
+            return False
+        ours, theirs = (tabular_model(get_transition_model(e)) for e in (env, registered))
+        return not all(np.array_equal(a, b) for a, b in zip(dataclasses.astuple(ours), dataclasses.astuple(theirs)))
+    finally:
+        registered.close()
 
 
 # ----------------------------------------------------------------- agents
@@ -503,7 +552,8 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
     env_id = resolve_env_id(str(env_name))
     user_env_kwargs = {**file_values.get("env_kwargs", {}), **flags.get("env_kwargs", {})}
 
-    probe = make_env(env_id, user_env_kwargs) if env_id not in ENV_DEFAULTS else None
+    table = ENV_DEFAULTS.get(env_id)
+    probe = make_env(env_id, user_env_kwargs) if table is None or (table.as_registered and user_env_kwargs) else None
     table = env_defaults(env_id, probe)
     if probe is not None:
         probe.close()
@@ -528,6 +578,8 @@ def resolve(flags: dict, file_values: dict, file_name: str = "config file") -> R
     # The env's policy choice, then the (agent, env) entry, which may pick its own.
     if table.policy is not None and "policy" in fields:
         apply({"policy": table.policy}, f"env defaults ({display_name(env_id)})", False)
+    if agent_name == table.agent:  # the fallbacks' values suit their own agent only
+        apply(table.hyperparameters, f"env defaults ({display_name(env_id)})", False)
     apply(tuned_hyperparameters(agent_name, env_id), f"tuned table ({agent_name}, {env_id})", False)
     file_hyper = dict(file_values.get("hyperparameters", {}))
     if "policy" in file_values:

@@ -39,11 +39,10 @@ def planning_optimum(env) -> float | None:
         >>> round(planning_optimum(gym.make("FrozenLake-v1")), 3)
         0.744
     """
-    base = env.unwrapped
     if not has_transition_model(env):
         return None
-    from rl_scratch.agents.planning import (finite_horizon_value_iteration, get_transition_model, tabular_model,
-                                            value_iteration)
+    from rl_scratch.agents.planning import (finite_horizon_value_iteration, get_transition_model,
+                                            start_distribution, tabular_model, value_iteration)
 
     model = tabular_model(get_transition_model(env))
     horizon = env.spec.max_episode_steps if env.spec is not None else None
@@ -54,11 +53,8 @@ def planning_optimum(env) -> float | None:
             values = value_iteration(model, gamma=1.0)[0]
         except RuntimeError:  # no policy ends episodes surely: no finite optimum to show
             return None
-    if hasattr(base, "start_state"):
-        return float(values[base.start_state])
-    if hasattr(base, "initial_state_distrib"):
-        return float(np.asarray(base.initial_state_distrib) @ values)
-    return None
+    start = start_distribution(env)
+    return None if start is None else float(start @ values)
 
 
 @dataclass(frozen=True)

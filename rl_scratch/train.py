@@ -107,9 +107,10 @@ def print_list() -> None:
         extra += f", evaluated on {d.eval_env_kwargs}" if d.eval_env_kwargs else ""
         lines.append(f"  {cfg.display_name(env_id):<20} {env_id:<34} {d.agent}, {d.policy or 'agent default'}, "
                      f"{cfg.budget_for(d.agent, env_id, d)} steps{extra}")
-    lines.append("  any other Gymnasium id with Discrete actions: value_iteration on Discrete observations with a "
-                 "transition model (Toy Text's P), qlearning on other Discrete observations, else dqn with an MLP; "
-                 "50000 steps")
+    lines.append("  any other Gymnasium id with Discrete actions: value_iteration (fit_time_limit) on Discrete observations "
+                 "with a transition model (Toy Text's P), qlearning on other Discrete observations, else dqn with an MLP "
+                 "and the values tuned for Acrobot-v1; 50000 steps; the planner also where --env-kwarg changes "
+                 "FrozenLake-v1's or Taxi-v4's model or time limit")
     lines.append("\nAgents (hyperparameter defaults; --set KEY=VALUE changes any of them):")
     for name, agent_cls in AGENTS.items():
         lines.append(f"  {name}: {cfg.describe_hyperparameters(agent_cls.Config())}")

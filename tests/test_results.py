@@ -247,6 +247,20 @@ def test_untuned_ids_fall_back_to_planning_tables_or_dqn():
 
 
 # ------------------------------------------------------ final policies
+def test_default_agent_ends_at_the_optimum_of_the_largest_map():
+    """GridWorld-Large with no flags but a seed (seed 5 settled on a two-steps-longer path, 0.65,
+    before Q-learning's table started optimistic)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = cli("rl_scratch.train", "--env", "GridWorld-Large", "--seed", "5", "--out", "run", cwd=Path(folder))
+        assert result.returncode == 0, result.stderr
+        summary = json.loads((Path(folder) / "run" / "eval.json").read_text())
+    assert summary["agent"] == "qlearning" and summary["optimum"] == pytest.approx(0.67)
+    assert summary["mean_return"] == pytest.approx(summary["optimum"])
+    assert "Reached the optimal return" in result.stdout
+
+
 def test_ppo_final_policy_balances_cartpole():
     """The policy PPO ends with, not its best evaluation (test-sized budget: 20k of the default 100k)."""
     import gymnasium as gym
