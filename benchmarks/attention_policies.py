@@ -12,7 +12,7 @@ grid    GridWorld-v0 with each agent's tuned entry and budget from the trainer's
         reached it, and env steps per second of training (evaluations excluded).
 memory  CueCorridor-v0 (the cue is shown on the first observation only): PPO with the MLP over
         the current observation vs attention over the last 6 observations (history=6), each
-        with the trainer's entry and budget; the final greedy policy's mean return over 100
+        with the trainer's entry and budget (20k and 30k steps); the final greedy policy's mean return over 100
         episodes, against the optimum 0.97 and the best memoryless return -0.03.
 speed   env steps per second of training, attention over MLP, per agent on GridWorld: both
         policies in this one process, alternating, each for the same --speed-steps with its
@@ -129,7 +129,8 @@ def report_memory(results: list[dict]) -> None:
         runs = [r for r in results if r["policy"] == policy]
         if runs:
             label = "mlp (current observation)" if policy == "mlp" else f"attention, history={runs[0]['history']}"
-            print(f"{label:<28} median {median([r['final'] for r in runs]):6.3f}  per seed "
+            print(f"{label:<28} {runs[0]['steps'] // 1000}k steps  "
+                  f"median {median([r['final'] for r in runs]):6.3f}  per seed "
                   f"{[round(r['final'], 3) for r in runs]}  env steps/s {median([r['steps_per_s'] for r in runs]):,.0f}")
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import rl_scratch  # noqa: F401  (registers the rl_scratch/... environments)
 from rl_scratch import pictures
 from rl_scratch.agents import DQN, PPO, REINFORCE, QLearning, ValueIteration, evaluate
-from rl_scratch.config import make_env, tuned_hyperparameters
+from rl_scratch.config import make_env, tuned_budget, tuned_hyperparameters
 from rl_scratch.envs.memory import RIGHT
 from rl_scratch.runtime import configure_for_small_networks
 
@@ -171,8 +171,8 @@ fig
 # In `CueCorridor-v0` the first observation shows which of two goals at the end of a
 # corridor pays +1 (the other pays -1); later observations do not. A policy that sees
 # only the current observation must guess at the junction. An attention policy that
-# reads the last 4 observations as tokens can look back at the cue. We train PPO with
-# the tuned attention settings (`history=4`), draw what its heads attend to at the
+# reads the last 6 observations as tokens can look back at the cue. We train PPO with
+# the tuned attention settings (`history=6`) and budget, draw what its heads attend to at the
 # junction, and compare its return with the optimum and with the best any memoryless
 # policy can do. (In quick mode the budget is far too small to learn the task; the
 # full run takes a few minutes.) The picture shows where each head's attention goes,
@@ -185,7 +185,7 @@ settings = tuned_hyperparameters("ppo", CUE) | tuned_hyperparameters("ppo", CUE,
 memory_config = PPO.Config(**settings, policy="attention")
 memory_env = make_env(CUE, {}, render_mode="rgb_array", history=memory_config.history)
 memory_agent = PPO(memory_env.observation_space, memory_env.action_space, memory_config, seed=0)
-memory_steps = 1_000 if QUICK else 20_000
+memory_steps = 1_000 if QUICK else tuned_budget("ppo", CUE, "attention")  # 30k
 memory_agent.learn(lambda: make_env(CUE, {}, history=memory_config.history), memory_steps)
 score = evaluate(memory_agent, memory_env, episodes=20)["mean_return"]
 corridor = memory_env.unwrapped
@@ -196,7 +196,7 @@ obs, _ = memory_env.reset(seed=1)
 for _ in range(corridor.length - 1):                 # walk to the junction, where the cue matters
     obs = memory_env.step(RIGHT)[0]
 fig = pictures.policy_attention(memory_agent, memory_env, obs, path=OUT / "05_attention_policy.png",
-                                title="at the junction: each head's weights on the last 4 steps (oldest left)")
+                                title="at the junction: each head's weights on the last 6 steps (oldest left)")
 fig
 
 # %% [markdown]
