@@ -51,9 +51,8 @@ TUNED: dict[tuple[str, str], dict] = {
     # The CartPole recipe with lr 1e-3 (benchmarks/agents.py, seeds 0-2: an evaluation >= -100 at
     # 17.5k/37.5k/47.7k env steps), with CartPole's 3-step targets and squared error (returns are
     # -1 a step, so |Q| <= 100 again). Final policy at the 100k budget, 10 episodes (`python -m
-    # rl_scratch.benchmark --envs Acrobot-v1 --agents dqn --seeds 1-5 --jobs 2 --out docs/benchmark-acrobot`):
-    # -77.3, -96.4 on seeds 1-2, and with `train --env Acrobot-v1 --agent dqn --seed S` -93.1, -74.2,
-    # -96.0 on seeds 3-5. The entry without the two changes was not measured by its final policy.
+    # rl_scratch.benchmark --preset readme`, docs/benchmark/report.md): -77.3, -96.4, -93.1, -74.2,
+    # -96.0 on seeds 1-5. The entry without the two changes was not measured by its final policy.
     ("dqn", "Acrobot-v1"): dict(hidden=(128, 128), lr=1e-3, train_freq=256, gradient_steps=128,
                                 target_update_interval=256, epsilon_end=0.04, exploration_steps=8000,
                                 n_step=3, huber_delta=100.0),
