@@ -108,8 +108,9 @@ def print_list() -> None:
         lines.append(f"  {cfg.display_name(env_id):<20} {env_id:<34} {d.agent}, {d.policy or 'agent default'}, "
                      f"{cfg.budget_for(d.agent, env_id, d)} steps{extra}")
     lines.append("  any other Gymnasium id with Discrete actions: value_iteration (fit_time_limit) on Discrete observations "
-                 "with a transition model (Toy Text's P), qlearning on other Discrete observations, else dqn with an MLP "
-                 "and the values tuned for Acrobot-v1; 50000 steps; the planner also where --env-kwarg changes "
+                 "with a transition model (Toy Text's P), qlearning on other Discrete observations (1000 steps per state "
+                 "and action, 50000-500000), else dqn with an MLP and the values tuned for Acrobot-v1 (50000 "
+                 "steps); the planner also where --env-kwarg changes "
                  "FrozenLake-v1's or Taxi-v4's model or time limit")
     lines.append("\nAgents (hyperparameter defaults; --set KEY=VALUE changes any of them):")
     for name, agent_cls in AGENTS.items():

@@ -4,10 +4,13 @@ judged by the final policy."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
+import gymnasium as gym
 import numpy as np
 
 from rl_scratch import config as cfg
+from rl_scratch.agents import evaluate
 from rl_scratch.agents.planning import (ValueIteration, finite_horizon_value_iteration, get_transition_model,
                                         start_distribution, tabular_model, time_limited_return)
 from rl_scratch.agents.tuned import TUNED
@@ -82,3 +85,37 @@ def test_box_fallback_is_the_dqn_recipe_tuned_on_acrobot():
     recipe = TUNED[("dqn", "Acrobot-v1")]
     assert {key: getattr(resolved.agent_config, key) for key in recipe} == recipe
     assert all(resolved.hyperparameter_sources[key].startswith("env defaults") for key in recipe)
+
+
+class Corridor(gym.Env):
+    """Cells 0..9 in a row, start at 0; left or right; reward 1 on reaching cell 9. No transition table."""
+
+    observation_space = gym.spaces.Discrete(10)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.cell = 0
+        return 0, {}
+
+    def step(self, action):
+        self.cell = min(max(self.cell + (1 if action == 1 else -1), 0), 9)
+        return self.cell, float(self.cell == 9), self.cell == 9, False, {}
+
+
+def test_fallback_qlearning_scales_to_the_table_and_ends_optimal():
+    if "test_fallbacks/Corridor-v0" not in gym.registry:
+        gym.register("test_fallbacks/Corridor-v0", entry_point=Corridor, max_episode_steps=50)
+    resolved = cfg.resolve({"env": "test_fallbacks/Corridor-v0", "seed": 1}, {})
+    config, steps = resolved.agent_config, resolved.settings.steps
+    assert resolved.settings.agent == "qlearning" and steps == 50_000  # 1000 per (state, action), at least 50k
+    assert (config.epsilon_decay_steps, config.lr_decay_steps, config.lr, config.lr_end) == (steps // 2, steps, 0.1, 0.01)
+    # Larger tables get more steps, up to 500k.
+    for states, actions, budget in ((40, 4, 160_000), (500, 6, 500_000)):
+        table = SimpleNamespace(observation_space=gym.spaces.Discrete(states), action_space=gym.spaces.Discrete(actions))
+        assert cfg.qlearning_fallback(table)["steps"] == budget
+    env = cfg.make_env("test_fallbacks/Corridor-v0", {})
+    agent = resolved.agent_cls(env.observation_space, env.action_space, config, seed=1)
+    agent.learn(lambda: cfg.make_env("test_fallbacks/Corridor-v0", {}), steps)
+    final = evaluate(agent, env, episodes=5, seed=1)
+    assert final["mean_return"] == 1.0 and max(final["lengths"]) == 9  # the shortest way, every time
