@@ -79,7 +79,8 @@ class CueCorridor(gym.Env):
     turn); `memoryless_optimum` the best of any policy of the current
     observation, `(goal_reward + wrong_reward) / 2 + (length - 1) * step_reward`
     (-0.03). `transition_model()` gives the exact dynamics over the hidden
-    states (cell, cue), and value iteration on it gives `optimum`.
+    states (cell, cue), `initial_state_distrib` their start distribution, and
+    value iteration on the two gives `optimum` (the trainer's target).
 
     ## Episode End
     - Termination: the agent enters either goal.
@@ -167,6 +168,18 @@ class CueCorridor(gym.Env):
                     per_action.append([(1.0, cue * n + (self.length if done else next_cell), reward, done)])
                 P.append(per_action)
         return P
+
+    @property
+    def initial_state_distrib(self) -> np.ndarray:
+        """The start distribution over `transition_model()`'s hidden states (Toy Text's name, so that
+        planners and the trainer's target find it): cell 0 with either cue, 1/2 each.
+
+            >>> CueCorridor(length=2).initial_state_distrib.tolist()
+            [0.5, 0.0, 0.0, 0.5, 0.0, 0.0]
+        """
+        start = np.zeros(2 * (self.length + 1))
+        start[[0, self.length + 1]] = 0.5
+        return start
 
     def _move(self, cell: int, cue: int, action: int) -> tuple[int, float, bool]:
         """(next cell, reward, terminated) of one action; the dynamics in one place."""

@@ -64,10 +64,11 @@ _GRID_MAPS = ("GridWorld", "GridWorld-Slippery", "GridWorld-8x8", "GridWorld-Fou
 # (env, agent) pairs of a preset; "default" is the env's default agent. Seeds 1-5 unless --seeds.
 PRESETS: dict[str, list[tuple[str, str]]] = {
     # The README's agent tables: the deep agents on the two control tasks, Q-learning on the
-    # toy-text tasks, and each listed GridWorld map with its default agent.
+    # toy-text tasks, each listed GridWorld map with its default agent, and the memory task
+    # with its default (PPO, attention over the last 6 observations).
     "readme": [*((env, agent) for env in ("CartPole-v1", "Acrobot-v1") for agent in ("dqn", "ppo", "a2c", "reinforce")),
                ("FrozenLake-v1", "qlearning"), ("Taxi-v4", "qlearning"),
-               *((grid, "default") for grid in _GRID_MAPS)],
+               *((grid, "default") for grid in _GRID_MAPS), ("CueCorridor", "default")],
     # Its two halves: the control tasks (minutes per run) and the tabular tasks (seconds).
     "control": [(env, agent) for env in ("CartPole-v1", "Acrobot-v1") for agent in ("dqn", "ppo", "a2c", "reinforce")],
     "tabular": [("FrozenLake-v1", "qlearning"), ("Taxi-v4", "qlearning"), *((grid, "default") for grid in _GRID_MAPS)],

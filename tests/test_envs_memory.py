@@ -92,6 +92,19 @@ def test_optimum_is_value_iteration_on_the_exact_model(length):
     assert max(turns) == pytest.approx(env.memoryless_optimum)
 
 
+def test_the_trainers_target_is_the_exact_optimum():
+    """Its start distribution lets the trainer (and the benchmark) judge a run against 0.97."""
+    import gymnasium as gym
+
+    from rl_scratch.target import Target
+
+    for length in (4, 6):
+        env = gym.make("rl_scratch/CueCorridor-v0", length=length)
+        start = env.unwrapped.initial_state_distrib
+        assert start.sum() == pytest.approx(1.0) and start[0] == start[length + 1] == 0.5
+        assert Target.of_env(env).optimum == pytest.approx(env.unwrapped.optimum)
+
+
 def values_if(env, cue: int, turn: int) -> float:
     """Return of walking right to the junction and then taking `turn`, for a given cue."""
     seed = next(s for s in itertools.count() if env.reset(seed=s)[1]["cue"] == cue)
