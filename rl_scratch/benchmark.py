@@ -207,12 +207,11 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def is_done(cell: Cell) -> bool:
-    """Whether the cell's folder holds a finished run of exactly this command and of the
-    settings it resolves to now."""
+def finished_command(cell: Cell) -> bool:
+    """Whether the cell's folder holds a finished run of exactly this command (its settings: changed_settings)."""
     try:
         return (runs.read_json(cell.folder / CELL_FILE).get("argv") == list(cell.argv)
-                and (cell.folder / runs.SUMMARY_FILE).exists() and not changed_settings(cell))
+                and (cell.folder / runs.SUMMARY_FILE).exists())
     except runs.RunFolderError:
         return False
 
@@ -223,8 +222,9 @@ def run_cell(cell: Cell) -> dict:
     The worker is forked from the benchmark, so it starts with the package already imported
     and BLAS on one thread; the run is exactly what `cell.command` does in a shell.
     """
-    reused = is_done(cell)
-    changed = [] if reused or not (cell.folder / runs.SUMMARY_FILE).exists() else changed_settings(cell)
+    # Reused when it finished this command with the settings the command resolves to now.
+    changed = changed_settings(cell) if (cell.folder / runs.SUMMARY_FILE).exists() else []
+    reused = finished_command(cell) and not changed
     if not reused:
         shutil.rmtree(cell.folder, ignore_errors=True)  # a run cut short: start it again
         cell.folder.parent.mkdir(parents=True, exist_ok=True)
